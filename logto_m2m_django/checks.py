@@ -1,0 +1,112 @@
+"""System checks for configuration mistakes (ids ``logto_m2m.E0xx`` / ``W0xx``)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.urls import NoReverseMatch, reverse
+
+from .conf import SUPPORTED_ALGORITHMS, m2m_settings
+from .secrets import ALGORITHM as HASHER_ALGORITHM
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+HASHER_PATH = "logto_m2m_django.secrets.HMACSecretHasher"
+
+
+@register(Tags.security)
+def check_issuer(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    issuer = m2m_settings.ISSUER
+    if not issuer:
+        return [
+            Error(
+                'LOGTO_M2M["ISSUER"] is not set.',
+                hint='Set it to the public URL of the token service plus /oidc, e.g. "https://auth.example.com/oidc".',
+                id="logto_m2m.E001",
+            )
+        ]
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        return [Error(f"The issuer {issuer!r} is not an http(s) URL without query or fragment.", id="logto_m2m.E002")]
+    if parts.scheme != "https" and not settings.DEBUG and (parts.hostname or "") not in _LOOPBACK:
+        return [
+            Error(
+                f"The issuer {issuer!r} is not https while DEBUG is off.",
+                hint="Tokens and secrets must only travel over TLS (RFC 6749 §3.2). Use an https issuer.",
+                id="logto_m2m.E003",
+            )
+        ]
+    return []
+
+
+@register(Tags.security)
+def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    errors: list[Any] = []
+    if m2m_settings.SIGNING_ALGORITHM not in SUPPORTED_ALGORITHMS:
+        errors.append(
+            Error(
+                f'LOGTO_M2M["SIGNING_ALGORITHM"] = {m2m_settings.SIGNING_ALGORITHM!r} is not supported.',
+                hint=f"Choose one of {', '.join(SUPPORTED_ALGORITHMS)}.",
+                id="logto_m2m.E004",
+            )
+        )
+    bad = [a for a in m2m_settings.ACCEPTED_ALGORITHMS if a not in SUPPORTED_ALGORITHMS]
+    if bad:
+        errors.append(
+            Error(
+                f'LOGTO_M2M["ACCEPTED_ALGORITHMS"] contains unsupported or symmetric algorithms: {", ".join(bad)}.',
+                hint=f"Only asymmetric algorithms are accepted: {', '.join(SUPPORTED_ALGORITHMS)}.",
+                id="logto_m2m.E005",
+            )
+        )
+    return errors
+
+
+@register(Tags.urls)
+def check_urls(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    try:
+        reverse("logto_m2m:token")
+    except NoReverseMatch:
+        return [
+            Error(
+                "The logto_m2m_django URLs are not included.",
+                hint='Add path("", include("logto_m2m_django.urls")) to your root URLconf.',
+                id="logto_m2m.E006",
+            )
+        ]
+    return []
+
+
+@register(Tags.security)
+def check_secret_hasher(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    hashers = list(getattr(settings, "PASSWORD_HASHERS", []))
+    problems: list[Any] = []
+    if HASHER_PATH not in hashers:
+        problems.append(
+            Error(
+                f"{HASHER_PATH} is not in PASSWORD_HASHERS.",
+                hint="Append it (after your password hashers) so that client secrets are stored as HMAC hashes.",
+                id="logto_m2m.E007",
+            )
+        )
+    elif hashers and hashers[0] == HASHER_PATH:
+        problems.append(
+            Error(
+                f"{HASHER_PATH} is the first entry of PASSWORD_HASHERS: user passwords would be hashed with it.",
+                hint="Keep a password hasher (e.g. PBKDF2PasswordHasher) first; append this one.",
+                id="logto_m2m.E008",
+            )
+        )
+    dot = getattr(settings, "OAUTH2_PROVIDER", {}) or {}
+    if dot.get("CLIENT_SECRET_HASHER") != HASHER_ALGORITHM:
+        problems.append(
+            Warning(
+                'OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"] is not "%s": new client secrets will be hashed with '
+                "a slow password hasher (about 200 ms of CPU per token request)." % HASHER_ALGORITHM,
+                hint=f'Set OAUTH2_PROVIDER = {{"CLIENT_SECRET_HASHER": "{HASHER_ALGORITHM}"}}.',
+                id="logto_m2m.W001",
+            )
+        )
+    return problems

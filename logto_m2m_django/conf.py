@@ -1,0 +1,163 @@
+"""The ``LOGTO_M2M`` settings object.
+
+Every setting is read live from ``django.conf.settings.LOGTO_M2M`` through
+``m2m_settings``; nothing is read at import time. Caches built from settings
+(key sets, the verified-token cache, the oauthlib server) register a reset
+hook with :func:`on_reload` and are cleared when Django's ``setting_changed``
+signal reports a change to ``LOGTO_M2M`` or ``SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+SETTINGS_NAME = "LOGTO_M2M"
+
+#: Asymmetric algorithms this package can sign and verify with.
+SUPPORTED_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA")
+
+DEFAULTS: dict[str, Any] = {
+    # Issuer URL, the ``iss`` claim of every token (e.g. https://auth.example.com/oidc).
+    "ISSUER": None,
+    # Algorithm of newly created signing keys.
+    "SIGNING_ALGORITHM": "ES384",
+    # Algorithms accepted when validating tokens (asymmetric only).
+    "ACCEPTED_ALGORITHMS": list(SUPPORTED_ALGORITHMS),
+    # Audience required by protected views that don't declare ``m2m_audience``.
+    "AUDIENCE": None,
+    # Clock skew tolerated for exp / nbf / iat, in seconds.
+    "LEEWAY": 30,
+    # Bearer tokens longer than this are refused before any decoding.
+    "MAX_TOKEN_LENGTH": 8192,
+    # Number of already-verified tokens remembered per process.
+    "VERIFIED_TOKEN_CACHE_SIZE": 10_000,
+    # Seconds a process keeps its copy of the signing keys before re-reading them.
+    "KEY_CACHE_SECONDS": 300,
+    # Minimum seconds between two key-set reloads triggered by an unknown ``kid``.
+    "UNKNOWN_KID_REFRESH_COOLDOWN": 10,
+    # Import path of a callable(claims: dict, context: dict) -> dict of extra claims.
+    "EXTRA_CLAIMS": None,
+    # Realm in WWW-Authenticate challenges.
+    "REALM": "api",
+    # Largest token request body accepted, in bytes.
+    "MAX_TOKEN_REQUEST_BYTES": 16_384,
+    # Minimum seconds between two writes of a secret's "last used" time.
+    "LAST_USED_WRITE_INTERVAL": 60,
+    # Key used for secret hashing and private-key encryption; SECRET_KEY when None.
+    "SECRET_HASH_KEY": None,
+}
+
+_reload_hooks: list[Callable[[], None]] = []
+
+
+def on_reload(hook: Callable[[], None]) -> Callable[[], None]:
+    """Register ``hook`` to run whenever the settings change (usable as a decorator)."""
+    _reload_hooks.append(hook)
+    return hook
+
+
+class M2MSettings:
+    """Typed, live view of ``settings.LOGTO_M2M`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._merged: dict[str, Any] | None = None
+
+    def _values(self) -> dict[str, Any]:
+        merged = self._merged
+        if merged is None:
+            user = getattr(settings, SETTINGS_NAME, None) or {}
+            merged = {**DEFAULTS, **user}
+            self._merged = merged
+        return merged
+
+    def user_keys(self) -> set[str]:
+        return set((getattr(settings, SETTINGS_NAME, None) or {}).keys())
+
+    def reload(self) -> None:
+        self._merged = None
+        for hook in _reload_hooks:
+            hook()
+
+    def get(self, name: str) -> Any:
+        return self._values()[name]
+
+    @property
+    def ISSUER(self) -> str | None:  # noqa: N802 - settings keep Django's upper case
+        value = self._values()["ISSUER"]
+        return value.rstrip("/") if isinstance(value, str) and value else None
+
+    @property
+    def SIGNING_ALGORITHM(self) -> str:  # noqa: N802
+        return str(self._values()["SIGNING_ALGORITHM"])
+
+    @property
+    def ACCEPTED_ALGORITHMS(self) -> tuple[str, ...]:  # noqa: N802
+        return tuple(self._values()["ACCEPTED_ALGORITHMS"])
+
+    @property
+    def AUDIENCE(self) -> str | None:  # noqa: N802
+        value = self._values()["AUDIENCE"]
+        return str(value) if value else None
+
+    @property
+    def LEEWAY(self) -> int:  # noqa: N802
+        return int(self._values()["LEEWAY"])
+
+    @property
+    def MAX_TOKEN_LENGTH(self) -> int:  # noqa: N802
+        return int(self._values()["MAX_TOKEN_LENGTH"])
+
+    @property
+    def VERIFIED_TOKEN_CACHE_SIZE(self) -> int:  # noqa: N802
+        return int(self._values()["VERIFIED_TOKEN_CACHE_SIZE"])
+
+    @property
+    def KEY_CACHE_SECONDS(self) -> float:  # noqa: N802
+        return float(self._values()["KEY_CACHE_SECONDS"])
+
+    @property
+    def UNKNOWN_KID_REFRESH_COOLDOWN(self) -> float:  # noqa: N802
+        return float(self._values()["UNKNOWN_KID_REFRESH_COOLDOWN"])
+
+    @property
+    def EXTRA_CLAIMS(self) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None:  # noqa: N802
+        value = self._values()["EXTRA_CLAIMS"]
+        if isinstance(value, str):
+            return import_string(value)  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def REALM(self) -> str:  # noqa: N802
+        return str(self._values()["REALM"])
+
+    @property
+    def MAX_TOKEN_REQUEST_BYTES(self) -> int:  # noqa: N802
+        return int(self._values()["MAX_TOKEN_REQUEST_BYTES"])
+
+    @property
+    def LAST_USED_WRITE_INTERVAL(self) -> float:  # noqa: N802
+        return float(self._values()["LAST_USED_WRITE_INTERVAL"])
+
+    @property
+    def SECRET_HASH_KEYS(self) -> list[str]:  # noqa: N802
+        """The current key first, then ``SECRET_KEY_FALLBACKS`` (for verifying only)."""
+        explicit = self._values()["SECRET_HASH_KEY"]
+        if explicit:
+            return [str(explicit)]
+        return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+
+
+m2m_settings = M2MSettings()
+
+
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in (SETTINGS_NAME, "SECRET_KEY", "SECRET_KEY_FALLBACKS", "DEBUG"):
+        m2m_settings.reload()
+
+
+setting_changed.connect(_setting_changed, dispatch_uid="logto_m2m_django.conf")

@@ -1,0 +1,90 @@
+"""``manage.py m2m <subcommand>``: demo, rotate-keys, keys."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from ...conf import SUPPORTED_ALGORITHMS, m2m_settings
+from ...keys import KeyStoreError, key_store
+from ...models import M2MApplication, Resource, Role, Scope, SigningKey
+from ...provisioning import create_application, reset_default_secret
+
+DEMO_RESOURCE = "https://shopping.api"
+DEMO_SCOPES = {"read:products": "Read the product catalogue", "write:products": "Create and change products"}
+
+
+class Command(BaseCommand):
+    help = "Machine-to-machine administration: demo data, signing keys."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="subcommand", required=True, parser_class=type(parser))
+        demo = sub.add_parser("demo", help="Create the shopping example (idempotent) and print a fresh secret.")
+        demo.add_argument("--json", action="store_true", help="Print one JSON object.")
+        rotate = sub.add_parser("rotate-keys", help="Rotate the signing key.")
+        rotate.add_argument("--algorithm", choices=SUPPORTED_ALGORITHMS, default=None)
+        rotate.add_argument(
+            "--staged", action="store_true", help="Create a Next key (published, not yet signing) instead."
+        )
+        sub.add_parser("keys", help="List the signing keys.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        handler = {"demo": self.demo, "rotate-keys": self.rotate_keys, "keys": self.list_keys}[options["subcommand"]]
+        handler(**options)
+
+    # -- demo ----------------------------------------------------------------
+
+    def demo(self, **options: Any) -> None:
+        with transaction.atomic():
+            resource, _ = Resource.objects.get_or_create(
+                indicator=DEMO_RESOURCE, defaults={"name": "Online shopping"}
+            )
+            scopes = []
+            for name, description in DEMO_SCOPES.items():
+                scope, _ = Scope.objects.get_or_create(resource=resource, name=name, defaults={"description": description})
+                scopes.append(scope)
+            role, _ = Role.objects.get_or_create(name="Shop reader", defaults={"description": "Reads products"})
+            role.scopes.add(scopes[0])
+            app = M2MApplication.objects.select_related("application").filter(application__name="Order stats").first()
+            if app is None:
+                app, secret = create_application("Order stats", description="Daily order statistics", roles=[role])
+            else:
+                app.roles.add(role)
+                secret = reset_default_secret(app)
+        key_store.signing_material()  # the first key, so the JWKS is ready
+        issuer = m2m_settings.ISSUER or ""
+        data = {
+            "client_id": app.client_id,
+            "client_secret": secret,
+            "resource": DEMO_RESOURCE,
+            "scope": "read:products write:products",
+            "token_endpoint": f"{issuer}/token",
+            "issuer": issuer,
+        }
+        if options.get("json"):
+            self.stdout.write(json.dumps(data))
+            return
+        self.stdout.write(f"API resource: {resource}")
+        self.stdout.write(f"Role:         {role.name} (read:products)")
+        self.stdout.write(f"Application:  {app.name}")
+        self.stdout.write(f"  App ID:     {data['client_id']}")
+        self.stdout.write(f"  App secret: {data['client_secret']}  (shown once; run again for a new one)")
+        self.stdout.write(f"Token endpoint: {data['token_endpoint']}")
+
+    # -- keys ----------------------------------------------------------------
+
+    def rotate_keys(self, **options: Any) -> None:
+        try:
+            key_store.ensure_current_key()
+            key = key_store.rotate(options.get("algorithm"), staged=options.get("staged", False))
+        except KeyStoreError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self.style.SUCCESS(f"{key.get_status_display()} key: {key.kid} ({key.algorithm})"))
+        self.list_keys()
+
+    def list_keys(self, **options: Any) -> None:
+        for key in SigningKey.objects.order_by("status", "-created_at"):
+            self.stdout.write(f"{key.get_status_display():9} {key.algorithm:6} {key.kid}  {key.created_at:%Y-%m-%d %H:%M}")

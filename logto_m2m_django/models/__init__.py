@@ -1,0 +1,17 @@
+"""The models of logto_m2m_django, one module per concept."""
+
+from .applications import ApplicationSecret, M2MApplication
+from .keys import KeyStatus, SigningKey
+from .resources import Resource, Scope
+from .roles import Role, RoleType
+
+__all__ = [
+    "ApplicationSecret",
+    "KeyStatus",
+    "M2MApplication",
+    "Resource",
+    "Role",
+    "RoleType",
+    "Scope",
+    "SigningKey",
+]

@@ -1,0 +1,247 @@
+"""The django-oauth-toolkit ``OAuth2Validator`` subclass behind ``POST /oidc/token``.
+
+oauthlib drives the client-credentials grant (RFC 6749 §4.4); this validator
+answers its questions from this package's tables: client authentication
+against the application's default secret and named secrets (one query), the
+RFC 8707 resource and the scopes its roles grant (one query), and it stores
+no access-token row (tokens are self-contained JWTs).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote_plus
+
+from django.utils import timezone
+from oauth2_provider.models import get_application_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.common import Request
+from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
+
+from .. import grants
+from ..conf import m2m_settings
+from ..models import ApplicationSecret, M2MApplication
+from ..models._fields import indicator_problem
+from ..secrets import DUMMY_HASH, verify_secret
+from .errors import ExpiredSecretError, InvalidTargetError
+
+GRANT_CLIENT_CREDENTIALS = "client-credentials"
+CLIENT_CONFIDENTIAL = "confidential"
+_MAX_CREDENTIAL_LENGTH = 512
+
+
+@dataclass(slots=True)
+class AuthenticatedClient:
+    """The client as the rest of the grant sees it (oauthlib reads ``client_id``)."""
+
+    pk: Any
+    client_id: str
+    is_m2m: bool
+    is_enabled: bool
+    grant_type: str
+    client_type: str
+    secret_id: int | None  # the named secret that matched; None for the default secret
+    last_used_at: datetime | None
+
+
+class ClientCredentials:
+    """The client's credentials, from the Authorization header or the body."""
+
+    __slots__ = ("client_id", "secret", "via_basic")
+
+    def __init__(self, client_id: str | None, secret: str | None, via_basic: bool) -> None:
+        self.client_id = client_id
+        self.secret = secret
+        self.via_basic = via_basic
+
+
+def parse_credentials(request: Request) -> ClientCredentials:
+    """RFC 6749 §2.3.1: ``client_secret_basic`` or ``client_secret_post``, not both.
+
+    Returns credentials with ``client_id`` None when they are missing or
+    malformed (the caller answers ``invalid_client``); raises
+    ``InvalidRequestError`` when both methods are used at once.
+    """
+    header = request.headers.get("Authorization")
+    body_id, body_secret = request.client_id, request.client_secret
+    if header is None:
+        return ClientCredentials(body_id or None, body_secret or None, via_basic=False)
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return ClientCredentials(None, None, via_basic=True)
+    if body_secret is not None:
+        raise oauthlib_errors.InvalidRequestError(
+            description="Use one client authentication method: the Authorization header or client_secret in the body."
+        )
+    value = value.strip()
+    if not value or len(value) > _MAX_CREDENTIAL_LENGTH * 2:
+        return ClientCredentials(None, None, via_basic=True)
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        raw_id, sep, raw_secret = decoded.partition(":")
+        # RFC 6749 §2.3.1: id and secret are application/x-www-form-urlencoded before base64.
+        client_id = unquote_plus(raw_id, errors="strict")
+        secret = unquote_plus(raw_secret, errors="strict")
+    except (binascii.Error, ValueError):
+        return ClientCredentials(None, None, via_basic=True)
+    if not sep or not client_id or not secret:
+        return ClientCredentials(None, None, via_basic=True)
+    if body_id is not None and body_id != client_id:
+        raise oauthlib_errors.InvalidRequestError(description="client_id in the body differs from the Authorization header.")
+    return ClientCredentials(client_id, secret, via_basic=True)
+
+
+def _load_client(client_id: str) -> list[dict[str, Any]]:
+    """The application, its M2M record and its named secrets: one query, one row per secret."""
+    return list(
+        get_application_model()
+        .objects.filter(client_id=client_id)
+        .values(
+            "pk",
+            "client_id",
+            "client_secret",
+            "client_type",
+            "authorization_grant_type",
+            "m2m__is_enabled",
+            "m2m__last_used_at",
+            "m2m__secrets__id",
+            "m2m__secrets__secret_hash",
+            "m2m__secrets__expires_at",
+            "m2m__secrets__last_used_at",
+        )
+    )
+
+
+def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
+    """Check the secret against the default secret and every named secret.
+
+    An unknown client ID runs the same query and one HMAC against a dummy
+    hash, and fails the same way as a wrong secret (no enumeration).
+    """
+    client_id, secret = credentials.client_id, credentials.secret
+    if not client_id or not secret or len(client_id) > _MAX_CREDENTIAL_LENGTH or len(secret) > _MAX_CREDENTIAL_LENGTH:
+        verify_secret(secret or "", DUMMY_HASH)
+        return None
+    rows = _load_client(client_id)
+    if not rows:
+        verify_secret(secret, DUMMY_HASH)
+        return None
+    app = rows[0]
+    matched: dict[str, Any] | None = None
+    default_ok = verify_secret(secret, app["client_secret"] or DUMMY_HASH)
+    for row in rows:
+        if row["m2m__secrets__id"] is not None and verify_secret(secret, row["m2m__secrets__secret_hash"]):
+            matched = row
+    if not default_ok and matched is None:
+        return None
+    if matched is not None and not default_ok:
+        expires_at = matched["m2m__secrets__expires_at"]
+        if expires_at is not None and expires_at <= timezone.now():
+            raise ExpiredSecretError()
+    return AuthenticatedClient(
+        pk=app["pk"],
+        client_id=app["client_id"],
+        is_m2m=app["m2m__is_enabled"] is not None,
+        is_enabled=bool(app["m2m__is_enabled"]),
+        grant_type=app["authorization_grant_type"],
+        client_type=app["client_type"],
+        secret_id=None if default_ok else matched["m2m__secrets__id"],  # type: ignore[index]
+        last_used_at=app["m2m__last_used_at"] if default_ok else matched["m2m__secrets__last_used_at"],  # type: ignore[index]
+    )
+
+
+def stamp_last_used(client: AuthenticatedClient) -> None:
+    """Record when a secret was used, at most once per ``LAST_USED_WRITE_INTERVAL``."""
+    now = timezone.now()
+    last = client.last_used_at
+    if last is not None and now - last < timedelta(seconds=m2m_settings.LAST_USED_WRITE_INTERVAL):
+        return
+    if client.secret_id is None:
+        M2MApplication.objects.filter(pk=client.pk).update(last_used_at=now)
+    else:
+        ApplicationSecret.objects.filter(pk=client.secret_id).update(last_used_at=now)
+
+
+class M2MOAuth2Validator(OAuth2Validator):
+    """oauthlib's questions for the client-credentials grant, answered from this app's tables."""
+
+    def client_authentication_required(self, request: Request, *args: Any, **kwargs: Any) -> bool:
+        return True
+
+    def authenticate_client(self, request: Request, *args: Any, **kwargs: Any) -> bool:
+        credentials = parse_credentials(request)
+        request.m2m_via_basic = credentials.via_basic
+        client = authenticate(credentials)
+        if client is None:
+            return False
+        request.client = client
+        request.client_id = client.client_id
+        return True
+
+    def authenticate_client_id(self, client_id: str, request: Request, *args: Any, **kwargs: Any) -> bool:
+        # Public clients can't use the client-credentials grant.
+        return False
+
+    def validate_grant_type(
+        self, client_id: str, grant_type: str, client: AuthenticatedClient, request: Request, *args: Any, **kwargs: Any
+    ) -> bool:
+        # A disabled app, a DOT app without an M2M record, or an app of another
+        # grant type answers unauthorized_client (RFC 6749 §5.2).
+        return (
+            client.is_m2m
+            and client.is_enabled
+            and client.grant_type == GRANT_CLIENT_CREDENTIALS
+            and client.client_type == CLIENT_CONFIDENTIAL
+        )
+
+    def get_default_scopes(self, client_id: str, request: Request, *args: Any, **kwargs: Any) -> list[str]:
+        # No scope requested means no scope granted (Logto parity).
+        return []
+
+    def validate_scopes(
+        self,
+        client_id: str,
+        scopes: list[str] | None,
+        client: AuthenticatedClient,
+        request: Request,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        resources = [value for key, value in (request.decoded_body or ()) if key == "resource"]
+        if len(resources) > 1:
+            raise InvalidTargetError(description="Request one resource at a time.")
+        indicator = resources[0] if resources else None
+        if indicator is not None:
+            problem = indicator_problem(indicator)
+            if problem:
+                # RFC 8707 §2: an absolute URI without a fragment.
+                raise InvalidTargetError(description=problem)
+        grant = grants.grant_for(client.pk, indicator)
+        if grant is None:
+            if indicator is None:
+                raise InvalidTargetError(description="No resource was requested and there is no default resource.")
+            raise InvalidTargetError(description="The requested resource is not registered.")
+        request.m2m_grant = grant
+        granted = grants.effective_scopes((s for s in (scopes or ()) if s), grant)
+        # Scopes the app does not hold are dropped silently (Logto parity);
+        # None keeps the "scope" member out of the response when nothing is granted.
+        request.scopes = granted or None
+        return True
+
+    def save_bearer_token(self, token: dict[str, Any], request: Request, *args: Any, **kwargs: Any) -> None:
+        # JWT access tokens are self-contained: nothing is written but the
+        # throttled last-used stamp.
+        stamp_last_used(request.client)
+
+
+def token_lifetime(request: Request) -> int:
+    return int(request.m2m_grant.access_token_ttl)
+
+
+def now() -> int:
+    return int(time.time())
