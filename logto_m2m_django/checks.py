@@ -103,8 +103,8 @@ def check_secret_hasher(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     if dot.get("CLIENT_SECRET_HASHER") != HASHER_ALGORITHM:
         problems.append(
             Warning(
-                'OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"] is not "%s": new client secrets will be hashed with '
-                "a slow password hasher (about 200 ms of CPU per token request)." % HASHER_ALGORITHM,
+                f'OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"] is not "{HASHER_ALGORITHM}": new client secrets will be '
+                "hashed with a slow password hasher (about 200 ms of CPU per token request).",
                 hint=f'Set OAUTH2_PROVIDER = {{"CLIENT_SECRET_HASHER": "{HASHER_ALGORITHM}"}}.',
                 id="logto_m2m.W001",
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from django.db import connections, router
 
@@ -19,6 +20,10 @@ class Grant:
     scopes: frozenset[str]
 
 
+def _column(meta: Any, name: str) -> str:
+    return str(meta.get_field(name).column)
+
+
 @lru_cache(maxsize=4)
 def _sql(by_default: bool, vendor: str) -> str:
     qn = connections[router.db_for_read(Resource)].ops.quote_name
@@ -26,13 +31,14 @@ def _sql(by_default: bool, vendor: str) -> str:
     role_scopes = Role.scopes.through._meta
     app_roles = M2MApplication.roles.through._meta
     rs, ar = qn(role_scopes.db_table), qn(app_roles.db_table)
-    rs_role, rs_scope = (qn(role_scopes.get_field(n).column) for n in ("role", "scope"))
-    ar_app, ar_role = (qn(app_roles.get_field(n).column) for n in ("m2mapplication", "role"))
+    rs_role, rs_scope = (qn(_column(role_scopes, n)) for n in ("role", "scope"))
+    ar_app, ar_role = (qn(_column(app_roles, n)) for n in ("m2mapplication", "role"))
     where = "r.is_default = %s" if by_default else "r.indicator = %s"
     # One row per granted scope (or one row with a NULL scope when the app holds
     # none for this resource, or no row when the resource does not exist).
+    # Only quoted table and column names from the models are interpolated; values are parameters.
     return (
-        f"SELECT r.id, r.indicator, r.access_token_ttl, g.name FROM {r} r "
+        f"SELECT r.id, r.indicator, r.access_token_ttl, g.name FROM {r} r "  # noqa: S608
         f"LEFT JOIN (SELECT DISTINCT s.resource_id, s.name FROM {s} s "
         f"INNER JOIN {rs} rs ON rs.{rs_scope} = s.id "
         f"INNER JOIN {ar} ar ON ar.{ar_role} = rs.{rs_role} "
@@ -41,7 +47,7 @@ def _sql(by_default: bool, vendor: str) -> str:
     )
 
 
-def grant_for(application_pk: object, indicator: str | None) -> Grant | None:
+def grant_for(application_pk: Any, indicator: str | None) -> Grant | None:
     """The resource named by ``indicator`` (the default resource when None) and the
     scopes the application holds on it through its roles; None if no such resource."""
     alias = router.db_for_read(Resource)

@@ -121,7 +121,9 @@ class KeyStore:
             verification: dict[str, VerificationKey] = {}
             jwks = []
             for row in rows:
-                verification[row.kid] = VerificationKey(row.kid, row.algorithm, key_from_jwk(row.public_jwk, row.algorithm))
+                verification[row.kid] = VerificationKey(
+                    row.kid, row.algorithm, key_from_jwk(row.public_jwk, row.algorithm)
+                )
                 jwks.append(dict(row.public_jwk))
                 if row.status == KeyStatus.CURRENT:
                     signing = SigningMaterial(row.kid, row.algorithm, _decrypt(row.private_key_encrypted))
@@ -190,7 +192,9 @@ class KeyStore:
         """
         algorithm = algorithm or m2m_settings.SIGNING_ALGORITHM
         if algorithm not in SUPPORTED_ALGORITHMS:
-            raise KeyStoreError(f"Unsupported algorithm {algorithm!r}; choose one of {', '.join(SUPPORTED_ALGORITHMS)}.")
+            raise KeyStoreError(
+                f"Unsupported algorithm {algorithm!r}; choose one of {', '.join(SUPPORTED_ALGORITHMS)}."
+            )
         new_row = _new_key_row(algorithm, KeyStatus.NEXT if staged else KeyStatus.CURRENT)
         for attempt in range(5):
             try:

@@ -21,6 +21,7 @@ import hmac
 import secrets as _random
 import string
 from functools import lru_cache
+from typing import Any
 
 from django.contrib.auth.hashers import BasePasswordHasher, check_password
 from django.utils.translation import gettext_noop as _
@@ -106,7 +107,8 @@ class HMACSecretHasher(BasePasswordHasher):
         return _random.token_hex(8)
 
     def encode(self, password: str, salt: str) -> str:
-        self._check_encode_args(password, salt)
+        if password is None or not salt or "$" in salt:
+            raise ValueError("A secret and a salt without '$' are required.")
         return f"{ALGORITHM}${salt}${_digest(_hash_keys()[0], salt, password)}"
 
     def decode(self, encoded: str) -> dict[str, str]:
@@ -117,7 +119,7 @@ class HMACSecretHasher(BasePasswordHasher):
     def verify(self, password: str, encoded: str) -> bool:
         return verify_secret(password, encoded)
 
-    def safe_summary(self, encoded: str) -> dict[str, str]:
+    def safe_summary(self, encoded: str) -> dict[Any, Any]:
         return {_("algorithm"): self.algorithm, _("salt"): "********", _("hash"): "********"}
 
     def must_update(self, encoded: str) -> bool:

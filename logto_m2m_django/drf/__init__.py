@@ -12,7 +12,6 @@ from .permissions import HasScope, InsufficientScope, RequiredScopes
 from .principal import M2MPrincipal
 
 
-
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     """DRF's exception handler plus the insufficient_scope challenge (see :mod:`.exceptions`).
 

@@ -20,7 +20,7 @@ class M2MPrincipal:
     pk = None
     id = None
 
-    __slots__ = ("client_id", "scopes", "claims", "audience")
+    __slots__ = ("audience", "claims", "client_id", "scopes")
 
     def __init__(self, claims: dict[str, Any]) -> None:
         self.claims = claims

@@ -1,5 +1,6 @@
 """The models of logto_m2m_django, one module per concept."""
 
+from .activity import Outcome, TokenActivity
 from .applications import ApplicationSecret, M2MApplication
 from .keys import KeyStatus, SigningKey
 from .resources import Resource, Scope
@@ -9,9 +10,11 @@ __all__ = [
     "ApplicationSecret",
     "KeyStatus",
     "M2MApplication",
+    "Outcome",
     "Resource",
     "Role",
     "RoleType",
     "Scope",
     "SigningKey",
+    "TokenActivity",
 ]

@@ -37,10 +37,12 @@ class M2MApplication(models.Model):
         _("enabled"), default=True, help_text=_("A disabled application gets no tokens (unauthorized_client).")
     )
     roles = models.ManyToManyField(Role, related_name="applications", blank=True, verbose_name=_("roles"))
+    custom_data = models.JSONField(_("custom data"), default=dict, blank=True)
+    #: Logto application fields this package stores but does not act on
+    #: (oidcClientMetadata, customClientMetadata, isThirdParty, ...), keyed by their Logto names.
+    logto_metadata = models.JSONField(_("Logto metadata"), default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    last_used_at = models.DateTimeField(
-        _("default secret last used"), null=True, blank=True, editable=False
-    )
+    last_used_at = models.DateTimeField(_("default secret last used"), null=True, blank=True, editable=False)
 
     objects = M2MApplicationQuerySet.as_manager()
 

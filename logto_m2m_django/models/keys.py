@@ -16,9 +16,7 @@ class KeyStatus(models.TextChoices):
 
 class SigningKey(models.Model):
     kid = models.CharField(_("key ID"), max_length=64, unique=True, help_text=_("RFC 7638 thumbprint"))
-    algorithm = models.CharField(
-        _("algorithm"), max_length=8, choices=[(a, a) for a in SUPPORTED_ALGORITHMS]
-    )
+    algorithm = models.CharField(_("algorithm"), max_length=8, choices=[(a, a) for a in SUPPORTED_ALGORITHMS])
     status = models.CharField(_("status"), max_length=16, choices=KeyStatus.choices)
     public_jwk = models.JSONField(_("public key (JWK)"))
     private_key_encrypted = models.TextField(_("private key (encrypted)"), editable=False)
@@ -32,7 +30,9 @@ class SigningKey(models.Model):
             models.UniqueConstraint(
                 fields=["status"], condition=models.Q(status="current"), name="logto_m2m_one_current_key"
             ),
-            models.UniqueConstraint(fields=["status"], condition=models.Q(status="next"), name="logto_m2m_one_next_key"),
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="next"), name="logto_m2m_one_next_key"
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=["current", "next", "previous"]), name="logto_m2m_key_status_valid"
             ),

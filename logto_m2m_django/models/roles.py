@@ -26,6 +26,9 @@ class Role(models.Model):
     type = models.CharField(
         _("type"), max_length=32, choices=RoleType.choices, default=RoleType.MACHINE_TO_MACHINE, editable=False
     )
+    is_default = models.BooleanField(
+        _("default role"), default=False, help_text=_("Logto's flag for user roles; it has no effect on M2M roles.")
+    )
     scopes = models.ManyToManyField(Scope, related_name="roles", blank=True, verbose_name=_("permissions"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

@@ -92,7 +92,9 @@ def parse_credentials(request: Request) -> ClientCredentials:
     if not sep or not client_id or not secret:
         return ClientCredentials(None, None, via_basic=True)
     if body_id is not None and body_id != client_id:
-        raise oauthlib_errors.InvalidRequestError(description="client_id in the body differs from the Authorization header.")
+        raise oauthlib_errors.InvalidRequestError(
+            description="client_id in the body differs from the Authorization header."
+        )
     return ClientCredentials(client_id, secret, via_basic=True)
 
 

@@ -25,7 +25,7 @@ logger = logging.getLogger("logto_m2m_django.token")
 KNOWN_PARAMS = ("grant_type", "scope", "resource", "client_id", "client_secret")
 
 
-class BadRequest(Exception):
+class BadTokenRequestError(Exception):
     def __init__(self, error: str, description: str, status: int = 400) -> None:
         super().__init__(description)
         self.error, self.description, self.status = error, description, status
@@ -35,16 +35,16 @@ def _params_from_form(request: HttpRequest) -> dict[str, list[str]]:
     try:
         return {key: request.POST.getlist(key) for key in KNOWN_PARAMS if key in request.POST}
     except (RequestDataTooBig, TooManyFieldsSent) as exc:
-        raise BadRequest("invalid_request", "The request body is too large.", 413) from exc
+        raise BadTokenRequestError("invalid_request", "The request body is too large.", 413) from exc
 
 
 def _params_from_json(body: bytes) -> dict[str, list[str]]:
     try:
         data = json.loads(body.decode("utf-8")) if body else {}
     except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest("invalid_request", "The request body is not valid JSON.") from exc
+        raise BadTokenRequestError("invalid_request", "The request body is not valid JSON.") from exc
     if not isinstance(data, dict):
-        raise BadRequest("invalid_request", "The JSON body must be an object.")
+        raise BadTokenRequestError("invalid_request", "The JSON body must be an object.")
     params: dict[str, list[str]] = {}
     for key in KNOWN_PARAMS:
         if key not in data:
@@ -52,7 +52,7 @@ def _params_from_json(body: bytes) -> dict[str, list[str]]:
         value = data[key]
         values = value if key == "resource" and isinstance(value, list) else [value]
         if not all(isinstance(v, str) for v in values):
-            raise BadRequest("invalid_request", f'The "{key}" parameter must be a string.')
+            raise BadTokenRequestError("invalid_request", f'The "{key}" parameter must be a string.')
         params[key] = values
     return params
 
@@ -64,20 +64,20 @@ def extract_params(request: HttpRequest) -> list[tuple[str, str]]:
     except ValueError:
         length = 0
     if length > m2m_settings.MAX_TOKEN_REQUEST_BYTES:
-        raise BadRequest("invalid_request", "The request body is too large.", 413)
+        raise BadTokenRequestError("invalid_request", "The request body is too large.", 413)
     if request.META.get("QUERY_STRING"):
         # RFC 6749 §3.2: parameters go in the body; credentials in the URL would leak into logs.
-        raise BadRequest("invalid_request", "Send the parameters in the request body, not the URL.")
+        raise BadTokenRequestError("invalid_request", "Send the parameters in the request body, not the URL.")
     content_type = (request.content_type or "").lower()
     if content_type in ("application/x-www-form-urlencoded", ""):
         params = _params_from_form(request)
     elif content_type == "application/json":
         body = request.body
         if len(body) > m2m_settings.MAX_TOKEN_REQUEST_BYTES:
-            raise BadRequest("invalid_request", "The request body is too large.", 413)
+            raise BadTokenRequestError("invalid_request", "The request body is too large.", 413)
         params = _params_from_json(body)
     else:
-        raise BadRequest(
+        raise BadTokenRequestError(
             "invalid_request", "The body must be application/x-www-form-urlencoded (or application/json)."
         )
     pairs: list[tuple[str, str]] = []
@@ -85,11 +85,11 @@ def extract_params(request: HttpRequest) -> list[tuple[str, str]]:
         if len(values) > 1:
             # RFC 6749 §3.2: parameters MUST NOT be included more than once.
             if key == "resource":
-                raise BadRequest("invalid_target", "Request one resource at a time.")
-            raise BadRequest("invalid_request", f'The "{key}" parameter is repeated.')
+                raise BadTokenRequestError("invalid_target", "Request one resource at a time.")
+            raise BadTokenRequestError("invalid_request", f'The "{key}" parameter is repeated.')
         for value in values:
             if "\x00" in value:
-                raise BadRequest("invalid_request", f'The "{key}" parameter contains a NUL byte.')
+                raise BadTokenRequestError("invalid_request", f'The "{key}" parameter contains a NUL byte.')
             pairs.append((key, value))
     return pairs
 
@@ -110,10 +110,10 @@ class TokenView(APIView):
         django_request = request._request
         try:
             django_request.m2m_params = extract_params(django_request)  # type: ignore[attr-defined]
-        except BadRequest as exc:
+        except BadTokenRequestError as exc:
             return error_response(exc.error, exc.description, exc.status)
         try:
-            _uri, headers, body, status = get_core().create_token_response(django_request)
+            _uri, _headers, body, status = get_core().create_token_response(django_request)
         except DatabaseError:
             logger.exception("Token request failed: database unavailable")
             return error_response("temporarily_unavailable", "The service is temporarily unavailable.", 503)
@@ -128,7 +128,7 @@ class TokenView(APIView):
                 response["WWW-Authenticate"] = f'Basic realm="{m2m_settings.REALM}"'
         return response
 
-    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         return error_response("invalid_request", "The token endpoint accepts POST only.", 405, {"Allow": "POST"})
 
 

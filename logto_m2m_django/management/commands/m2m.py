@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -24,6 +25,10 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="subcommand", required=True, parser_class=type(parser))
         demo = sub.add_parser("demo", help="Create the shopping example (idempotent) and print a fresh secret.")
         demo.add_argument("--json", action="store_true", help="Print one JSON object.")
+        demo.add_argument("--curl", action="store_true", help="Print ready-to-paste curl commands.")
+        demo.add_argument(
+            "--base-url", default=None, help="Where the example project runs (default: the issuer without /oidc)."
+        )
         rotate = sub.add_parser("rotate-keys", help="Rotate the signing key.")
         rotate.add_argument("--algorithm", choices=SUPPORTED_ALGORITHMS, default=None)
         rotate.add_argument(
@@ -39,12 +44,12 @@ class Command(BaseCommand):
 
     def demo(self, **options: Any) -> None:
         with transaction.atomic():
-            resource, _ = Resource.objects.get_or_create(
-                indicator=DEMO_RESOURCE, defaults={"name": "Online shopping"}
-            )
+            resource, _ = Resource.objects.get_or_create(indicator=DEMO_RESOURCE, defaults={"name": "Online shopping"})
             scopes = []
             for name, description in DEMO_SCOPES.items():
-                scope, _ = Scope.objects.get_or_create(resource=resource, name=name, defaults={"description": description})
+                scope, _ = Scope.objects.get_or_create(
+                    resource=resource, name=name, defaults={"description": description}
+                )
                 scopes.append(scope)
             role, _ = Role.objects.get_or_create(name="Shop reader", defaults={"description": "Reads products"})
             role.scopes.add(scopes[0])
@@ -67,12 +72,49 @@ class Command(BaseCommand):
         if options.get("json"):
             self.stdout.write(json.dumps(data))
             return
+        if options.get("curl"):
+            self.stdout.write(self._curl_lines(data, options.get("base_url")))
+            return
         self.stdout.write(f"API resource: {resource}")
         self.stdout.write(f"Role:         {role.name} (read:products)")
         self.stdout.write(f"Application:  {app.name}")
         self.stdout.write(f"  App ID:     {data['client_id']}")
         self.stdout.write(f"  App secret: {data['client_secret']}  (shown once; run again for a new one)")
         self.stdout.write(f"Token endpoint: {data['token_endpoint']}")
+
+    def _curl_lines(self, data: dict[str, str], base_url: str | None) -> str:
+        base = (base_url or data["issuer"].removesuffix("/oidc")).rstrip("/")
+        basic = base64.b64encode(f"{data['client_id']}:{data['client_secret']}".encode()).decode()
+        extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
+        return "\n".join(
+            [
+                "",
+                "The shopping example is ready: API https://shopping.api, role 'Shop reader' (read:products),",
+                f"app 'Order stats' (App ID {data['client_id']}). Its secret is shown only here.",
+                "",
+                "# 1. Get an access token (Logto's quick-start request):",
+                f"curl --location --request POST '{base}/oidc/token' \\",
+                f"  --header 'Authorization: Basic {basic}' \\",
+                "  --header 'Content-Type: application/x-www-form-urlencoded' \\",
+                "  --data-urlencode 'grant_type=client_credentials' \\",
+                "  --data-urlencode 'resource=https://shopping.api' \\",
+                "  --data-urlencode 'scope=read:products write:products'",
+                "",
+                "# 2. Keep the token in a shell variable and call the API:",
+                f"TOKEN=$(curl -s -u '{data['client_id']}:{data['client_secret']}' '{base}/oidc/token' \\",
+                "  --data-urlencode 'grant_type=client_credentials' \\",
+                "  --data-urlencode 'resource=https://shopping.api' \\",
+                f"  --data-urlencode 'scope=read:products write:products' | {extract})",
+                f"curl --location --request GET '{base}/products' --header \"Authorization: Bearer $TOKEN\"",
+                "",
+                "# 3. Writing needs write:products, which 'Shop reader' lacks: 403 insufficient_scope",
+                f"curl -i --request POST '{base}/products' --header \"Authorization: Bearer $TOKEN\" \\",
+                "  --data-urlencode 'name=Desk lamp' --data-urlencode 'price=25.00'",
+                "",
+                f"Admin: {base}/admin/ (create a superuser with: .venv/bin/python manage.py createsuperuser)",
+                "",
+            ]
+        )
 
     # -- keys ----------------------------------------------------------------
 
@@ -87,4 +129,6 @@ class Command(BaseCommand):
 
     def list_keys(self, **options: Any) -> None:
         for key in SigningKey.objects.order_by("status", "-created_at"):
-            self.stdout.write(f"{key.get_status_display():9} {key.algorithm:6} {key.kid}  {key.created_at:%Y-%m-%d %H:%M}")
+            self.stdout.write(
+                f"{key.get_status_display():9} {key.algorithm:6} {key.kid}  {key.created_at:%Y-%m-%d %H:%M}"
+            )

@@ -1,0 +1,54 @@
+# logto-m2m-django: the two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test lint typecheck pytest venv install-dev install-example system-deps matrix bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+venv: $(BIN)/python
+
+install-example: venv
+	$(BIN)/pip install --quiet -e ".[example]"
+
+install-dev: venv
+	$(BIN)/pip install --quiet -e ".[dev]"
+
+## demo: install, migrate SQLite, seed the shopping example, print curl lines, serve on 127.0.0.1:8000
+demo: install-example
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py m2m demo --curl --base-url http://$(HOST):$(PORT)
+	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload
+
+## system-deps: Debian packages the browser tests and benchmarks need (installed only when missing)
+system-deps:
+	@scripts/system-deps.sh
+
+## test: lint, type checks, migrations check and the whole test suite
+test: install-dev system-deps lint typecheck pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy logto_m2m_django
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
+
+pytest:
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## matrix: the suite on another Python / Django (e.g. make matrix MATRIX_PY=3.13 MATRIX_DJANGO='django>=6,<7')
+MATRIX_PY ?= 3.13
+MATRIX_DJANGO ?= django>=6,<7
+MATRIX_VENV := .venv-py$(MATRIX_PY)
+matrix:
+	scripts/matrix.sh "$(MATRIX_PY)" "$(MATRIX_DJANGO)" "$(MATRIX_VENV)" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .venv-py* .pytest_cache .mypy_cache .ruff_cache *.egg-info db.sqlite3

@@ -1,0 +1,44 @@
+"""The token activity log: one row per token request, success or failure."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .applications import M2MApplication
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", _("Success")
+    FAILURE = "failure", _("Failure")
+
+
+class TokenActivity(models.Model):
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    application = models.ForeignKey(
+        M2MApplication,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="token_activity",
+        verbose_name=_("application"),
+    )
+    client_id = models.CharField(_("client ID (as sent)"), max_length=64, blank=True, default="")
+    resource = models.CharField(_("resource"), max_length=256, blank=True, default="")
+    scopes = models.CharField(_("granted scopes"), max_length=2048, blank=True, default="")
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    error = models.CharField(_("error code"), max_length=64, blank=True, default="")
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"))
+    client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("token request")
+        verbose_name_plural = _("token activity")
+        ordering = ("-created_at",)
+        indexes = [
+            models.Index(fields=["application", "-created_at"], name="logto_m2m_activity_app"),
+            models.Index(fields=["outcome", "-created_at"], name="logto_m2m_activity_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.client_id} {self.outcome}"
