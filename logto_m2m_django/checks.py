@@ -10,6 +10,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 
 from .conf import SUPPORTED_ALGORITHMS, m2m_settings
+from .drf import checks as _resource_server_checks  # noqa: F401 - registers logto_m2m.E1xx / W1xx
 from .secrets import ALGORITHM as HASHER_ALGORITHM
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}

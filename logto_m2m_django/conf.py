@@ -40,6 +40,15 @@ DEFAULTS: dict[str, Any] = {
     "KEY_CACHE_SECONDS": 300,
     # Minimum seconds between two key-set reloads triggered by an unknown ``kid``.
     "UNKNOWN_KID_REFRESH_COOLDOWN": 10,
+    # Where verification keys come from: "local" (this project's key store), "remote" (the issuer's
+    # JWKS over HTTP) or an import path; None = local when logto_m2m_django is installed, else remote.
+    "KEY_SOURCE": None,
+    # Remote mode: the JWKS URL; None = discovered from {ISSUER}/.well-known/openid-configuration.
+    "JWKS_URL": None,
+    # Remote mode: seconds a process keeps the fetched JWKS before fetching it again.
+    "JWKS_CACHE_SECONDS": 300,
+    # Remote mode: timeout in seconds for connecting to and reading from the JWKS / discovery URL.
+    "JWKS_TIMEOUT": 5,
     # Import path of a callable(claims: dict, context: dict) -> dict of extra claims.
     "EXTRA_CLAIMS": None,
     # Realm in WWW-Authenticate challenges.
@@ -50,6 +59,21 @@ DEFAULTS: dict[str, Any] = {
     "LAST_USED_WRITE_INTERVAL": 60,
     # Key used for secret hashing and private-key encryption; SECRET_KEY when None.
     "SECRET_HASH_KEY": None,
+    # Indicator of the built-in Management API resource (Logto OSS's default).
+    "MANAGEMENT_API_INDICATOR": "https://default.logto.app/api",
+    # Record one TokenActivity row per token request (shown in the admin).
+    "TOKEN_ACTIVITY_LOG": True,
+    # Token endpoint rate limits ("N/second|minute|hour|day"), merged per key over these defaults;
+    # a key set to None turns that limit off, THROTTLE_RATES = None turns throttling off.
+    "THROTTLE_RATES": {"client": "600/minute", "ip": "1200/minute", "failed": "20/minute"},
+    # Cache alias holding the throttle counters (shared Redis in production).
+    "THROTTLE_CACHE": "default",
+    # Reverse proxies in front of Django: 0 = the client IP is REMOTE_ADDR; n = the n-th
+    # X-Forwarded-For entry from the right.
+    "THROTTLE_NUM_PROXIES": 0,
+    # RFC 6750 §2.2 / §2.3: accept access tokens in a form body / the query string (off: 401).
+    "ACCEPT_TOKEN_IN_BODY": False,
+    "ACCEPT_TOKEN_IN_QUERY": False,
 }
 
 _reload_hooks: list[Callable[[], None]] = []
@@ -125,6 +149,24 @@ class M2MSettings:
         return float(self._values()["UNKNOWN_KID_REFRESH_COOLDOWN"])
 
     @property
+    def KEY_SOURCE(self) -> str | None:  # noqa: N802
+        value = self._values()["KEY_SOURCE"]
+        return str(value) if value else None
+
+    @property
+    def JWKS_URL(self) -> str | None:  # noqa: N802
+        value = self._values()["JWKS_URL"]
+        return str(value) if value else None
+
+    @property
+    def JWKS_CACHE_SECONDS(self) -> float:  # noqa: N802
+        return float(self._values()["JWKS_CACHE_SECONDS"])
+
+    @property
+    def JWKS_TIMEOUT(self) -> float:  # noqa: N802
+        return float(self._values()["JWKS_TIMEOUT"])
+
+    @property
     def EXTRA_CLAIMS(self) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None:  # noqa: N802
         value = self._values()["EXTRA_CLAIMS"]
         if isinstance(value, str):
@@ -142,6 +184,39 @@ class M2MSettings:
     @property
     def LAST_USED_WRITE_INTERVAL(self) -> float:  # noqa: N802
         return float(self._values()["LAST_USED_WRITE_INTERVAL"])
+
+    @property
+    def MANAGEMENT_API_INDICATOR(self) -> str:  # noqa: N802
+        return str(self._values()["MANAGEMENT_API_INDICATOR"])
+
+    @property
+    def TOKEN_ACTIVITY_LOG(self) -> bool:  # noqa: N802
+        return bool(self._values()["TOKEN_ACTIVITY_LOG"])
+
+    @property
+    def THROTTLE_RATES(self) -> dict[str, Any]:  # noqa: N802
+        """The enabled token endpoint limits by kind ("client", "ip", "failed"); empty when off."""
+        value = self._values()["THROTTLE_RATES"]
+        if not value:
+            return {}
+        merged = {**DEFAULTS["THROTTLE_RATES"], **value}
+        return {kind: rate for kind, rate in merged.items() if rate is not None}
+
+    @property
+    def THROTTLE_CACHE(self) -> str:  # noqa: N802
+        return str(self._values()["THROTTLE_CACHE"])
+
+    @property
+    def THROTTLE_NUM_PROXIES(self) -> int:  # noqa: N802
+        return int(self._values()["THROTTLE_NUM_PROXIES"] or 0)
+
+    @property
+    def ACCEPT_TOKEN_IN_BODY(self) -> bool:  # noqa: N802
+        return bool(self._values()["ACCEPT_TOKEN_IN_BODY"])
+
+    @property
+    def ACCEPT_TOKEN_IN_QUERY(self) -> bool:  # noqa: N802
+        return bool(self._values()["ACCEPT_TOKEN_IN_QUERY"])
 
     @property
     def SECRET_HASH_KEYS(self) -> list[str]:  # noqa: N802

@@ -28,5 +28,10 @@ if os.environ.get("REDIS_URL"):
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-LOGTO_M2M = {"ISSUER": "https://auth.example.com/oidc"}
+LOGTO_M2M = {
+    "ISSUER": "https://auth.example.com/oidc",
+    # Throttle counters would outlive each test (the whole suite calls from 127.0.0.1);
+    # tests/security/test_throttling.py turns throttling on with counters of its own.
+    "THROTTLE_RATES": None,  # type: ignore[dict-item]
+}
 LOGGING = {"version": 1, "disable_existing_loggers": False}

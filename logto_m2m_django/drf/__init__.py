@@ -8,7 +8,7 @@ Import from here::
 from typing import Any
 
 from .authentication import JWTAccessTokenAuthentication
-from .permissions import HasScope, InsufficientScope, RequiredScopes
+from .permissions import HasOrganization, HasScope, InsufficientScope, RequiredScopes, organization_audience
 from .principal import M2MPrincipal
 
 
@@ -24,10 +24,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
 
 
 __all__ = [
+    "HasOrganization",
     "HasScope",
     "InsufficientScope",
     "JWTAccessTokenAuthentication",
     "M2MPrincipal",
     "RequiredScopes",
     "exception_handler",
+    "organization_audience",
 ]

@@ -53,7 +53,7 @@ class JWTAccessTokenAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[M2MPrincipal, dict[str, Any]] | None:
         header = request._request.META.get("HTTP_AUTHORIZATION")
         if not header:
-            return None
+            return self._authenticate_outside_header(request)
         scheme, _, token = header.partition(" ")
         # RFC 7235 §2.1: the auth-scheme is case-insensitive.
         if scheme.lower() != self.keyword:
@@ -64,6 +64,33 @@ class JWTAccessTokenAuthentication(BaseAuthentication):
         audience = view_audience(request)
         try:
             principal = get_validator().validate(token, audience)
+        except tokens.TokenError as exc:
+            self._fail(request, exc.description, exc)
+        return principal, principal.claims
+
+    def _authenticate_outside_header(self, request: Request) -> tuple[M2MPrincipal, dict[str, Any]] | None:
+        """RFC 6750 §2.3 (query string) and §2.2 (form body): 401 unless ``ACCEPT_TOKEN_IN_*`` allows them."""
+        django_request = request._request
+        values: list[str] = []
+        allowed = False
+        if "access_token" in django_request.META.get("QUERY_STRING", ""):
+            values = django_request.GET.getlist("access_token")
+            allowed = m2m_settings.ACCEPT_TOKEN_IN_QUERY
+        if (
+            not values
+            and django_request.method not in ("GET", "HEAD")
+            and django_request.content_type == "application/x-www-form-urlencoded"
+        ):
+            values = django_request.POST.getlist("access_token")
+            allowed = m2m_settings.ACCEPT_TOKEN_IN_BODY
+        if not values:
+            return None
+        if not allowed:
+            self._fail(request, "Send the access token in the Authorization header.")
+        if len(values) != 1 or not values[0].strip():
+            self._fail(request, "Send one access token.")
+        try:
+            principal = get_validator().validate(values[0].strip(), view_audience(request))
         except tokens.TokenError as exc:
             self._fail(request, exc.description, exc)
         return principal, principal.claims

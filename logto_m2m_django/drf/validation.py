@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Protocol
 
@@ -63,7 +64,7 @@ class TokenValidator:
             max_length=self.max_length,
         )
         principal = M2MPrincipal(claims)
-        self._remember(token, principal, float(claims["exp"]))
+        self._remember(token, principal, _timestamp(claims["exp"]))
         return principal
 
     def _remember(self, token: str, principal: M2MPrincipal, exp: float) -> None:
@@ -85,12 +86,37 @@ class TokenValidator:
         return len(self._cache)
 
 
+def _timestamp(value: Any) -> float:
+    """A NumericDate PyJWT accepted as a float; an integer too large for one means "never" (RFC 7519 §2)."""
+    try:
+        return float(value)
+    except (OverflowError, TypeError, ValueError):
+        return math.inf
+
+
 _validator: TokenValidator | None = None
 
 
+def key_source_setting() -> str:
+    """``LOGTO_M2M["KEY_SOURCE"]`` resolved: "local", "remote" or an import path.
+
+    Unset, it is "local" where this app (and so its key table) is installed, else "remote".
+    """
+    from django.apps import apps
+
+    choice = m2m_settings.KEY_SOURCE
+    if choice is None:
+        return "local" if apps.is_installed("logto_m2m_django") else "remote"
+    return choice
+
+
 def default_key_source() -> KeySource:
-    path = m2m_settings.get("KEY_SOURCE") if "KEY_SOURCE" in m2m_settings.user_keys() else None
-    if path:
+    path = key_source_setting()
+    if path == "remote":
+        from .remote import RemoteKeySource  # the issuer's JWKS over HTTP
+
+        return RemoteKeySource()
+    if path != "local":
         source: Any = import_string(path)
         return source() if isinstance(source, type) else source  # type: ignore[no-any-return]
     from ..keys import key_store  # the issuing project's own keys

@@ -2,6 +2,7 @@
 
 import django.db.models.deletion
 import logto_m2m_django.models._fields
+from logto_m2m_django._internal.compat import check_constraint
 from oauth2_provider.settings import oauth2_settings
 from django.db import migrations, models
 
@@ -45,7 +46,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'API resource',
                 'verbose_name_plural': 'API resources',
                 'ordering': ('name',),
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('is_default',), name='logto_m2m_one_default_resource'), models.CheckConstraint(condition=models.Q(('access_token_ttl__gte', 1), ('access_token_ttl__lte', 2592000)), name='logto_m2m_resource_ttl_range'), models.CheckConstraint(condition=models.Q(('indicator', ''), _negated=True), name='logto_m2m_resource_indicator_set')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('is_default',), name='logto_m2m_one_default_resource'), check_constraint(condition=models.Q(('access_token_ttl__gte', 1), ('access_token_ttl__lte', 2592000)), name='logto_m2m_resource_ttl_range'), check_constraint(condition=models.Q(('indicator', ''), _negated=True), name='logto_m2m_resource_indicator_set')],
             },
         ),
         migrations.CreateModel(
@@ -101,7 +102,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'signing key',
                 'verbose_name_plural': 'signing keys',
                 'ordering': ('-created_at',),
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'current')), fields=('status',), name='logto_m2m_one_current_key'), models.UniqueConstraint(condition=models.Q(('status', 'next')), fields=('status',), name='logto_m2m_one_next_key'), models.CheckConstraint(condition=models.Q(('status__in', ['current', 'next', 'previous'])), name='logto_m2m_key_status_valid'), models.CheckConstraint(condition=models.Q(('algorithm__in', ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'])), name='logto_m2m_key_algorithm_valid')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'current')), fields=('status',), name='logto_m2m_one_current_key'), models.UniqueConstraint(condition=models.Q(('status', 'next')), fields=('status',), name='logto_m2m_one_next_key'), check_constraint(condition=models.Q(('status__in', ['current', 'next', 'previous'])), name='logto_m2m_key_status_valid'), check_constraint(condition=models.Q(('algorithm__in', ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'])), name='logto_m2m_key_algorithm_valid')],
             },
         ),
         migrations.CreateModel(
@@ -139,7 +140,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'application secret',
                 'verbose_name_plural': 'application secrets',
                 'ordering': ('created_at',),
-                'constraints': [models.UniqueConstraint(fields=('application', 'name'), name='logto_m2m_secret_name_unique'), models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_secret_name_set')],
+                'constraints': [models.UniqueConstraint(fields=('application', 'name'), name='logto_m2m_secret_name_unique'), check_constraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_secret_name_set')],
             },
         ),
         migrations.AddConstraint(
@@ -148,15 +149,15 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='scope',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_scope_name_set'),
+            constraint=check_constraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_scope_name_set'),
         ),
         migrations.AddConstraint(
             model_name='role',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_role_name_set'),
+            constraint=check_constraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_role_name_set'),
         ),
         migrations.AddConstraint(
             model_name='role',
-            constraint=models.CheckConstraint(condition=models.Q(('type__in', ['MachineToMachine', 'User'])), name='logto_m2m_role_type_valid'),
+            constraint=check_constraint(condition=models.Q(('type__in', ['MachineToMachine', 'User'])), name='logto_m2m_role_type_valid'),
         ),
         migrations.AddIndex(
             model_name='tokenactivity',

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.settings import oauth2_settings
 
+from .._internal.compat import check_constraint
 from .roles import Role
 
 
@@ -87,7 +88,7 @@ class ApplicationSecret(models.Model):
         ordering = ("created_at",)
         constraints = [
             models.UniqueConstraint(fields=["application", "name"], name="logto_m2m_secret_name_unique"),
-            models.CheckConstraint(condition=~models.Q(name=""), name="logto_m2m_secret_name_set"),
+            check_constraint(condition=~models.Q(name=""), name="logto_m2m_secret_name_set"),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .._internal.compat import check_constraint
 from ..conf import SUPPORTED_ALGORITHMS
 
 
@@ -33,10 +34,10 @@ class SigningKey(models.Model):
             models.UniqueConstraint(
                 fields=["status"], condition=models.Q(status="next"), name="logto_m2m_one_next_key"
             ),
-            models.CheckConstraint(
+            check_constraint(
                 condition=models.Q(status__in=["current", "next", "previous"]), name="logto_m2m_key_status_valid"
             ),
-            models.CheckConstraint(
+            check_constraint(
                 condition=models.Q(algorithm__in=list(SUPPORTED_ALGORITHMS)), name="logto_m2m_key_algorithm_valid"
             ),
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .._internal.compat import check_constraint
 from ._fields import new_id, validate_indicator, validate_scope_name
 
 
@@ -48,11 +49,11 @@ class Resource(models.Model):
             models.UniqueConstraint(
                 fields=["is_default"], condition=models.Q(is_default=True), name="logto_m2m_one_default_resource"
             ),
-            models.CheckConstraint(
+            check_constraint(
                 condition=models.Q(access_token_ttl__gte=1) & models.Q(access_token_ttl__lte=86400 * 30),
                 name="logto_m2m_resource_ttl_range",
             ),
-            models.CheckConstraint(condition=~models.Q(indicator=""), name="logto_m2m_resource_indicator_set"),
+            check_constraint(condition=~models.Q(indicator=""), name="logto_m2m_resource_indicator_set"),
         ]
 
     def __str__(self) -> str:
@@ -74,7 +75,7 @@ class Scope(models.Model):
         ordering = ("resource__name", "name")
         constraints = [
             models.UniqueConstraint(fields=["resource", "name"], name="logto_m2m_scope_unique_per_resource"),
-            models.CheckConstraint(condition=~models.Q(name=""), name="logto_m2m_scope_name_set"),
+            check_constraint(condition=~models.Q(name=""), name="logto_m2m_scope_name_set"),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .._internal.compat import check_constraint
 from ._fields import new_id
 from .resources import Scope
 
@@ -39,8 +40,8 @@ class Role(models.Model):
         verbose_name_plural = _("M2M roles")
         ordering = ("name",)
         constraints = [
-            models.CheckConstraint(condition=~models.Q(name=""), name="logto_m2m_role_name_set"),
-            models.CheckConstraint(
+            check_constraint(condition=~models.Q(name=""), name="logto_m2m_role_name_set"),
+            check_constraint(
                 condition=models.Q(type__in=["MachineToMachine", "User"]), name="logto_m2m_role_type_valid"
             ),
         ]

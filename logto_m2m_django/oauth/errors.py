@@ -18,8 +18,40 @@ class InvalidTargetError(oauthlib_errors.OAuth2Error):
     status_code = 400
 
 
+class IssuerNotConfiguredError(RuntimeError):
+    """``LOGTO_M2M["ISSUER"]`` is not set (system check logto_m2m.E001)."""
+
+    def __init__(self) -> None:
+        super().__init__("LOGTO_M2M['ISSUER'] is not set (system check logto_m2m.E001).")
+
+
 class ExpiredSecretError(oauthlib_errors.InvalidRequestError):
     description = "client secret has expired"
+
+
+#: Descriptions for the errors oauthlib raises without one, so that every
+#: error body carries ``error_description`` (RFC 6749 §5.2).
+DEFAULT_DESCRIPTIONS = {
+    "invalid_client": "Client authentication failed.",
+    "invalid_request": "The token request is malformed.",
+    "unauthorized_client": "This client may not use the client_credentials grant.",
+    "unsupported_grant_type": 'The grant type is not supported; use "client_credentials".',
+    "invalid_scope": "The requested scope is invalid.",
+    "invalid_target": "The requested resource is invalid.",
+    "server_error": "The server could not issue a token.",
+    "temporarily_unavailable": "The service is temporarily unavailable.",
+}
+
+
+def error_body(body: str) -> str:
+    """oauthlib's error JSON reduced to ``{"error", "error_description"}``, a description always present."""
+    try:
+        data = json.loads(body)
+        error = str(data["error"])
+    except (TypeError, ValueError, KeyError):
+        error, data = "server_error", {}
+    description = data.get("error_description") or DEFAULT_DESCRIPTIONS.get(error, "The token request failed.")
+    return json.dumps({"error": error, "error_description": str(description)})
 
 
 def error_response(

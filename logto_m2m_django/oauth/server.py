@@ -12,6 +12,7 @@ from oauthlib.oauth2 import BackendApplicationServer
 from .. import tokens
 from ..conf import m2m_settings, on_reload
 from ..keys import key_store
+from .errors import IssuerNotConfiguredError
 from .validator import M2MOAuth2Validator, now, token_lifetime
 
 
@@ -20,7 +21,7 @@ def generate_access_token(request: Request) -> str:
     grant = request.m2m_grant
     issuer = m2m_settings.ISSUER
     if not issuer:
-        raise RuntimeError("LOGTO_M2M['ISSUER'] is not set (system check logto_m2m.E001).")
+        raise IssuerNotConfiguredError()
     claims = tokens.build_claims(
         issuer=issuer,
         client_id=request.client.client_id,

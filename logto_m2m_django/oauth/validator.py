@@ -98,6 +98,15 @@ def parse_credentials(request: Request) -> ClientCredentials:
     return ClientCredentials(client_id, secret, via_basic=True)
 
 
+def _plausible(value: str) -> bool:
+    """Short and free of control characters: anything else can't be a client ID or secret.
+
+    (PostgreSQL can't even compare a string holding a NUL byte, so such a value
+    must never reach a query.)
+    """
+    return len(value) <= _MAX_CREDENTIAL_LENGTH and not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)
+
+
 def _load_client(client_id: str) -> list[dict[str, Any]]:
     """The application, its M2M record and its named secrets: one query, one row per secret."""
     return list(
@@ -126,7 +135,7 @@ def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
     hash, and fails the same way as a wrong secret (no enumeration).
     """
     client_id, secret = credentials.client_id, credentials.secret
-    if not client_id or not secret or len(client_id) > _MAX_CREDENTIAL_LENGTH or len(secret) > _MAX_CREDENTIAL_LENGTH:
+    if not client_id or not secret or not _plausible(client_id) or not _plausible(secret):
         verify_secret(secret or "", DUMMY_HASH)
         return None
     rows = _load_client(client_id)
@@ -193,13 +202,17 @@ class M2MOAuth2Validator(OAuth2Validator):
         self, client_id: str, grant_type: str, client: AuthenticatedClient, request: Request, *args: Any, **kwargs: Any
     ) -> bool:
         # A disabled app, a DOT app without an M2M record, or an app of another
-        # grant type answers unauthorized_client (RFC 6749 §5.2).
-        return (
-            client.is_m2m
-            and client.is_enabled
-            and client.grant_type == GRANT_CLIENT_CREDENTIALS
-            and client.client_type == CLIENT_CONFIDENTIAL
-        )
+        # grant type answers unauthorized_client (RFC 6749 §5.2). The client has
+        # authenticated, so telling it which of these applies reveals nothing.
+        if not client.is_m2m:
+            raise oauthlib_errors.UnauthorizedClientError(description="The client is not a machine-to-machine app.")
+        if not client.is_enabled:
+            raise oauthlib_errors.UnauthorizedClientError(description="The application is disabled.")
+        if client.grant_type != GRANT_CLIENT_CREDENTIALS or client.client_type != CLIENT_CONFIDENTIAL:
+            raise oauthlib_errors.UnauthorizedClientError(
+                description="The client is not a confidential client_credentials app."
+            )
+        return True
 
     def get_default_scopes(self, client_id: str, request: Request, *args: Any, **kwargs: Any) -> list[str]:
         # No scope requested means no scope granted (Logto parity).

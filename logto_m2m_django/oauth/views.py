@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
+from urllib.parse import parse_qsl
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -15,8 +17,9 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from ..conf import SUPPORTED_ALGORITHMS, m2m_settings
-from ..keys import key_store
-from .errors import NO_STORE, error_response
+from ..keys import KeyStoreError, key_store
+from . import throttling
+from .errors import NO_STORE, IssuerNotConfiguredError, error_body, error_response
 from .server import get_core
 
 logger = logging.getLogger("logto_m2m_django.token")
@@ -31,11 +34,40 @@ class BadTokenRequestError(Exception):
         self.error, self.description, self.status = error, description, status
 
 
+#: A "%" not followed by two hex digits: not a valid percent-encoding (RFC 3986 §2.1).
+_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+#: A client-credentials request has five parameters; anything far beyond that is refused.
+_MAX_FORM_FIELDS = 100
+
+
 def _params_from_form(request: HttpRequest) -> dict[str, list[str]]:
+    """Parse the form body strictly; Django's lenient parser would replace bad bytes silently."""
     try:
-        return {key: request.POST.getlist(key) for key in KNOWN_PARAMS if key in request.POST}
-    except (RequestDataTooBig, TooManyFieldsSent) as exc:
+        body = request.body
+    except RequestDataTooBig as exc:
         raise BadTokenRequestError("invalid_request", "The request body is too large.", 413) from exc
+    if len(body) > m2m_settings.MAX_TOKEN_REQUEST_BYTES:
+        raise BadTokenRequestError("invalid_request", "The request body is too large.", 413)
+    if _BAD_PERCENT.search(body):
+        raise BadTokenRequestError("invalid_request", "The request body has a malformed percent-encoding.")
+    try:
+        # RFC 6749 Appendix B: form parameters are UTF-8, percent-encoded.
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=_MAX_FORM_FIELDS,
+        )
+    except UnicodeDecodeError as exc:
+        raise BadTokenRequestError("invalid_request", "The request body is not valid UTF-8.") from exc
+    except ValueError as exc:  # more than _MAX_FORM_FIELDS fields
+        raise BadTokenRequestError("invalid_request", "The request body has too many parameters.") from exc
+    params: dict[str, list[str]] = {}
+    for key, value in pairs:
+        if key in KNOWN_PARAMS:
+            params.setdefault(key, []).append(value)
+    return params
 
 
 def _params_from_json(body: bytes) -> dict[str, list[str]]:
@@ -90,6 +122,10 @@ def extract_params(request: HttpRequest) -> list[tuple[str, str]]:
         for value in values:
             if "\x00" in value:
                 raise BadTokenRequestError("invalid_request", f'The "{key}" parameter contains a NUL byte.')
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:  # a lone surrogate, from a JSON "\ud800" escape
+                raise BadTokenRequestError("invalid_request", f'The "{key}" parameter is not valid Unicode.') from exc
             pairs.append((key, value))
     return pairs
 
@@ -112,15 +148,26 @@ class TokenView(APIView):
             django_request.m2m_params = extract_params(django_request)  # type: ignore[attr-defined]
         except BadTokenRequestError as exc:
             return error_response(exc.error, exc.description, exc.status)
+        limited = throttling.check(django_request)
+        if limited is not None:
+            return limited
         try:
             _uri, _headers, body, status = get_core().create_token_response(django_request)
         except DatabaseError:
             logger.exception("Token request failed: database unavailable")
             return error_response("temporarily_unavailable", "The service is temporarily unavailable.", 503)
+        except (KeyStoreError, IssuerNotConfiguredError):
+            # A server misconfiguration (no issuer; SECRET_KEY changed without SECRET_KEY_FALLBACKS):
+            # logged for the operator, a plain JSON error for the client.
+            logger.exception("Token request failed: server misconfigured")
+            return error_response("server_error", "The server could not sign a token.", 500)
+        if status >= 400:
+            body = error_body(body)
         response = HttpResponse(body, status=status, content_type="application/json")
         for name, value in NO_STORE.items():
             response[name] = value
         if status == 401:
+            throttling.record_failure(django_request)
             # RFC 6749 §5.2: a client that used HTTP authentication gets a challenge of
             # the same scheme; oauthlib's Bearer challenge does not apply here.
             via_basic = bool(django_request.META.get("HTTP_AUTHORIZATION"))
@@ -135,7 +182,7 @@ class TokenView(APIView):
 def _issuer() -> str:
     issuer = m2m_settings.ISSUER
     if not issuer:
-        raise RuntimeError("LOGTO_M2M['ISSUER'] is not set (system check logto_m2m.E001).")
+        raise IssuerNotConfiguredError()
     return issuer
 
 
@@ -175,7 +222,12 @@ def server_metadata() -> dict[str, Any]:
 def metadata_view(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
-    response = JsonResponse(server_metadata())
+    try:
+        metadata = server_metadata()
+    except IssuerNotConfiguredError:
+        logger.exception("Discovery unavailable: server misconfigured")
+        return JsonResponse({"error": "server_error"}, status=500)
+    response = JsonResponse(metadata)
     response["Cache-Control"] = "public, max-age=300"
     response["Access-Control-Allow-Origin"] = "*"
     return response

@@ -1,0 +1,18 @@
+"""The Django admin: the M2M control plane. Importing this package registers every model admin."""
+
+from django.contrib import admin
+
+from ..models import M2MApplication, Resource, Role, SigningKey, TokenActivity
+from .activity import TokenActivityAdmin
+from .applications import M2MApplicationAdmin
+from .keys import SigningKeyAdmin
+from .resources import ResourceAdmin
+from .roles import RoleAdmin
+
+admin.site.register(Resource, ResourceAdmin)
+admin.site.register(Role, RoleAdmin)
+admin.site.register(M2MApplication, M2MApplicationAdmin)
+admin.site.register(SigningKey, SigningKeyAdmin)
+admin.site.register(TokenActivity, TokenActivityAdmin)
+
+__all__ = ["M2MApplicationAdmin", "ResourceAdmin", "RoleAdmin", "SigningKeyAdmin", "TokenActivityAdmin"]

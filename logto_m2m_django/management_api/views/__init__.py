@@ -1,0 +1,1 @@
+"""The Management API views, one module per Logto entity."""
