@@ -50,5 +50,14 @@ MATRIX_VENV := .venv-py$(MATRIX_PY)
 matrix:
 	scripts/matrix.sh "$(MATRIX_PY)" "$(MATRIX_DJANGO)" "$(MATRIX_VENV)" $(PYTEST_ARGS)
 
+## bench: this package against django-oauth-toolkit, simplejwt and the bare DRF floors; one table, JSON in bench/results/
+## (installs the bench extra, and wrk through apt when root; BENCH_ARGS=--quick for a short check)
+.PHONY: install-bench
+install-bench: venv
+	$(BIN)/pip install --quiet -e ".[bench]"
+
+bench: install-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .venv-py* .pytest_cache .mypy_cache .ruff_cache *.egg-info db.sqlite3

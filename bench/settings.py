@@ -84,6 +84,6 @@ SIMPLE_JWT = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "level": "ERROR"}},
     "root": {"handlers": ["console"], "level": "ERROR"},
 }

@@ -98,5 +98,3 @@ class SimpleJWTProductsView(APIView):
 
     def get(self, request: Request) -> Response:
         return Response(PRODUCTS)
-
-

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "oauth2_provider",
     "logto_m2m_django",
+    "drf_spectacular_sidecar",  # Swagger UI's files for /api/docs, served offline
     "example_project.shop",
 ]
 

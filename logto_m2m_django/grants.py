@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import connections, router
 
-from .models import M2MApplication, Resource, Role, Scope
+from .models import M2MApplication, Resource, Role, RoleType, Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,8 @@ def _column(meta: Any, name: str) -> str:
 @lru_cache(maxsize=4)
 def _sql(by_default: bool, vendor: str) -> str:
     qn = connections[router.db_for_read(Resource)].ops.quote_name
-    r, s = qn(Resource._meta.db_table), qn(Scope._meta.db_table)
+    r, s, ro = qn(Resource._meta.db_table), qn(Scope._meta.db_table), qn(Role._meta.db_table)
+    role_type = qn(_column(Role._meta, "type"))
     role_scopes = Role.scopes.through._meta
     app_roles = M2MApplication.roles.through._meta
     rs, ar = qn(role_scopes.db_table), qn(app_roles.db_table)
@@ -42,6 +43,9 @@ def _sql(by_default: bool, vendor: str) -> str:
         f"LEFT JOIN (SELECT DISTINCT s.resource_id, s.name FROM {s} s "
         f"INNER JOIN {rs} rs ON rs.{rs_scope} = s.id "
         f"INNER JOIN {ar} ar ON ar.{ar_role} = rs.{rs_role} "
+        # Only machine-to-machine roles grant scopes to an application (a User role
+        # assigned by mistake grants nothing, as in Logto).
+        f"INNER JOIN {ro} ro ON ro.id = ar.{ar_role} AND ro.{role_type} = %s "
         f"WHERE ar.{ar_app} = %s) g ON g.resource_id = r.id "
         f"WHERE {where}"
     )
@@ -54,7 +58,9 @@ def grant_for(application_pk: Any, indicator: str | None) -> Grant | None:
     connection = connections[alias]
     sql = _sql(indicator is None, connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [application_pk, True if indicator is None else indicator])
+        cursor.execute(
+            sql, [RoleType.MACHINE_TO_MACHINE.value, application_pk, True if indicator is None else indicator]
+        )
         rows = cursor.fetchall()
     if not rows:
         return None

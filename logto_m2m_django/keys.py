@@ -163,7 +163,14 @@ class KeyStore:
         return {"keys": list(snap.jwks)}
 
     def invalidate(self) -> None:
-        self._snapshot = None
+        """Drop the in-memory keys; the next use reloads them.
+
+        The version changes at once, so that tokens verified against the old
+        key set (e.g. by a key deleted in this process) are checked again.
+        """
+        with self._lock:
+            self._snapshot = None
+            self._version += 1
 
     # -- writing -------------------------------------------------------------
 

@@ -15,8 +15,8 @@ import json
 import time
 from typing import Any
 
-from jwt.algorithms import get_default_algorithms
 from django.urls import include, path
+from jwt.algorithms import get_default_algorithms
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -143,6 +143,12 @@ class StringScopesView(_Protected):
     required_scopes = f"{READ} {WRITE}"
 
 
+class OtherAudienceView(_Protected):
+    permission_classes = [RequiredScopes]
+    audience = "https://other.api"
+    required_scopes = [READ]
+
+
 class NoScopesView(_Protected):
     permission_classes = [RequiredScopes]
 
@@ -179,6 +185,7 @@ urlpatterns = [
     path("authenticated", AuthenticatedView.as_view()),
     path("by-method", ByMethodView.as_view()),
     path("string-scopes", StringScopesView.as_view()),
+    path("other-audience", OtherAudienceView.as_view()),
     path("no-scopes", NoScopesView.as_view()),
     path("no-audience", NoAudienceView.as_view()),
     path("write", WriteView.as_view()),

@@ -28,7 +28,7 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 COMMAND_TIMEOUT = 60
-START_TIMEOUT = 20
+START_TIMEOUT = 30
 STOP_TIMEOUT = 10
 
 

@@ -131,7 +131,7 @@ def test_far_future_expiry_does_not_crash(client, material):
     # A NumericDate too large for a float must not turn into a 500.
     response = client.get("/read", **bearer(signed(claims(exp=10**400))))
 
-    assert response.status_code in (HTTPStatus.OK, HTTPStatus.UNAUTHORIZED)
+    assert response.status_code == HTTPStatus.OK
 
 
 # -- no token / other schemes ----------------------------------------------------------
@@ -202,6 +202,13 @@ def test_hmac_with_the_public_key_as_secret_is_refused(client, material):
     assert_refused(client.get("/read", **bearer(token)), "algorithm is not accepted")
 
 
+def test_hmac_is_refused_even_when_listed_in_the_accepted_algorithms(client, material, settings):
+    settings.LOGTO_M2M = {"ISSUER": ISSUER, "ACCEPTED_ALGORITHMS": ["ES384", "HS256"]}
+    token = hs256_with(_public_pem(material), {"alg": "HS256", "typ": "at+jwt", "kid": material.kid}, claims())
+
+    assert_refused(client.get("/read", **bearer(token)), "algorithm is not accepted")
+
+
 def test_header_alg_other_than_the_keys_is_refused(client, db):
     # An RSA key registered for RS256 also produces valid PS256 signatures; the header must not choose.
     key_store.rotate("RS256")
@@ -254,9 +261,7 @@ def _stranger(kid: str) -> SigningMaterial:
     return SigningMaterial(kid, "ES384", ec.generate_private_key(ec.SECP384R1()))
 
 
-def test_unknown_kid_reloads_the_keys_once_and_is_rate_limited(
-    client, clock, django_assert_num_queries, settings, db
-):
+def test_unknown_kid_reloads_the_keys_once_and_is_rate_limited(client, clock, django_assert_num_queries, settings, db):
     settings.LOGTO_M2M = {"ISSUER": ISSUER, "UNKNOWN_KID_REFRESH_COOLDOWN": 10}
     key_store.signing_material()
 
@@ -284,6 +289,19 @@ def test_key_added_by_another_process_is_found_by_the_reload(client, clock, djan
         assert client.get("/read", **bearer(signed(material=newcomer))).status_code == HTTPStatus.OK
 
 
+def test_keys_are_read_again_after_the_key_cache_period(client, clock, django_assert_num_queries, settings, db):
+    settings.LOGTO_M2M = {"ISSUER": ISSUER, "KEY_CACHE_SECONDS": 300}
+    key_store.signing_material()
+
+    with django_assert_num_queries(0):
+        assert client.get("/read", **bearer(signed())).status_code == HTTPStatus.OK
+    clock(301)
+    with django_assert_num_queries(1):
+        assert client.get("/read", **bearer(signed())).status_code == HTTPStatus.OK
+    with django_assert_num_queries(0):
+        assert client.get("/read", **bearer(signed())).status_code == HTTPStatus.OK
+
+
 def test_previous_key_tokens_still_validate_after_rotation(client, material):
     seen = signed()
     unseen = signed()
@@ -298,7 +316,7 @@ def test_previous_key_tokens_still_validate_after_rotation(client, material):
     assert client.get("/read", **bearer(signed())).status_code == HTTPStatus.OK
 
 
-def test_token_of_a_deleted_key_is_refused(client, material):
+def test_token_of_a_deleted_key_is_refused(client, material, clock):
     token = signed()
     key_store.rotate()
     key_store.rotate()  # the first key falls out of the set
@@ -336,12 +354,24 @@ def test_audience_not_matching_the_view_is_refused(client, material, aud):
     assert_refused(client.get("/read", **bearer(signed(claims(aud=aud)))), "not meant for this API (aud)")
 
 
-def test_audience_check_also_applies_to_an_already_verified_token(client, material, settings):
+def test_already_verified_token_is_still_checked_against_each_views_audience(
+    client, material, django_assert_num_queries
+):
     token = signed()
     assert client.get("/read", **bearer(token)).status_code == HTTPStatus.OK
 
+    with django_assert_num_queries(0):
+        response = client.get("/other-audience", **bearer(token))
+
+    assert_refused(response, "not meant for this API (aud)")
+    assert client.get("/read", **bearer(token)).status_code == HTTPStatus.OK
+
+
+def test_view_audience_wins_over_the_setting(client, material, settings):
     settings.LOGTO_M2M = {"ISSUER": ISSUER, "AUDIENCE": "https://other.api"}
-    assert client.get("/read", **bearer(token)).status_code == HTTPStatus.OK  # the view's own audience wins
+    token = signed()
+
+    assert client.get("/read", **bearer(token)).status_code == HTTPStatus.OK
     assert_refused(client.get("/no-audience", **bearer(token)), "not meant for this API (aud)")
 
 

@@ -796,3 +796,27 @@ def test_missing_issuer_is_a_json_server_error(shop, api_client):
     with override_settings(LOGTO_M2M={**settings.LOGTO_M2M, "ISSUER": None}):
         response = post(api_client, grant(), auth=shop.basic())
     assert_error(response, HTTPStatus.INTERNAL_SERVER_ERROR, "server_error")
+
+
+@pytest.mark.parametrize("accept", ["text/html", "text/plain", "application/xml"])
+def test_token_response_is_json_whatever_the_accept_header(shop, api_client, accept):
+    body = urlencode(grant())
+    response = api_client.post(
+        "/oidc/token", body, content_type=FORM, HTTP_AUTHORIZATION=shop.basic(), HTTP_ACCEPT=accept
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "application/json"
+    refused = api_client.post("/oidc/token", body, content_type=FORM, HTTP_ACCEPT=accept)
+    assert_error(refused, HTTPStatus.UNAUTHORIZED, "invalid_client")
+
+
+def test_options_is_405_without_a_description_of_the_view(api_client):
+    response = api_client.options("/oidc/token")
+    assert_error(response, HTTPStatus.METHOD_NOT_ALLOWED, "invalid_request")
+
+
+def test_empty_resource_is_invalid_target(shop, api_client):
+    assert_error(post(api_client, grant(resource=""), auth=shop.basic()), HTTPStatus.BAD_REQUEST, "invalid_target")
+    body = json.dumps({"grant_type": "client_credentials", "resource": []})
+    response = post(api_client, body, content_type=JSON, auth=shop.basic())
+    assert_error(response, HTTPStatus.BAD_REQUEST, "invalid_target")

@@ -6,6 +6,7 @@ from ..models import M2MApplication, Resource, Role, SigningKey, TokenActivity
 from .activity import TokenActivityAdmin
 from .applications import M2MApplicationAdmin
 from .keys import SigningKeyAdmin
+from .oauth_application import hide_application_secret
 from .resources import ResourceAdmin
 from .roles import RoleAdmin
 
@@ -14,5 +15,7 @@ admin.site.register(Role, RoleAdmin)
 admin.site.register(M2MApplication, M2MApplicationAdmin)
 admin.site.register(SigningKey, SigningKeyAdmin)
 admin.site.register(TokenActivity, TokenActivityAdmin)
+# DOT's own Application change page would show the stored secret hash.
+hide_application_secret(admin.site)
 
 __all__ = ["M2MApplicationAdmin", "ResourceAdmin", "RoleAdmin", "SigningKeyAdmin", "TokenActivityAdmin"]

@@ -29,7 +29,7 @@ class ApplicationFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[TokenActivity]) -> QuerySet[TokenActivity]:
         value = self.value()
-        return queryset.filter(application_id=value) if value else queryset
+        return queryset.filter(application__pk=value) if value else queryset
 
 
 class TokenActivityAdmin(admin.ModelAdmin):
@@ -41,7 +41,6 @@ class TokenActivityAdmin(admin.ModelAdmin):
         "scopes",
         "outcome_column",
         "error",
-        "status_code",
         "client_ip",
     )
     list_filter = ("outcome", ApplicationFilter)

@@ -7,10 +7,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import display_for_value, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import F, ManyToManyField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import DateTimeField, F, ManyToManyField, OuterRef, Prefetch, QuerySet, Subquery
 from django.forms import ModelMultipleChoiceField
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -30,7 +30,7 @@ _NEW_SECRET = "_logto_m2m_new_secret"
 
 
 class M2MApplicationForm(forms.ModelForm):
-    name = forms.CharField(label=_("name"), max_length=255)
+    name = forms.CharField(label=_("Name"), max_length=255)
 
     class Meta:
         model = M2MApplication
@@ -103,7 +103,7 @@ class SecretForm(forms.Form):
 class M2MApplicationAdmin(admin.ModelAdmin):
     form = M2MApplicationForm
     change_form_template = template("application_change_form.html")
-    list_display = ("name_column", "app_id", "is_enabled", "roles_column", "last_token_column", "created_at")
+    list_display = ("name_column", "app_id", "is_enabled", "roles_column", "last_token_column")
     list_display_links = ("name_column",)
     list_filter = ("is_enabled", "roles")
     search_fields = ("application__name", "application__client_id", "description")
@@ -126,8 +126,8 @@ class M2MApplicationAdmin(admin.ModelAdmin):
             .select_related("application")
             .prefetch_related(Prefetch("roles", queryset=Role.objects.order_by("name")))
             .annotate(
-                _last_token=Subquery(last_success.values("created_at")[:1]),
-                _last_secret_use=Subquery(last_secret_use.values("last_used_at")[:1]),
+                _last_token=Subquery(last_success.values("created_at")[:1], output_field=DateTimeField()),
+                _last_secret_use=Subquery(last_secret_use.values("last_used_at")[:1], output_field=DateTimeField()),
             )
         )
 
@@ -153,11 +153,12 @@ class M2MApplicationAdmin(admin.ModelAdmin):
         return ", ".join(role.name for role in obj.roles.all()) or "—"
 
     @admin.display(description=_("last token"), ordering="_last_token")
-    def last_token_column(self, obj: M2MApplication) -> datetime | None:
+    def last_token_column(self, obj: M2MApplication) -> str:
         """The last successful token request (the activity log, or the secrets' last-used stamps)."""
         times = [getattr(obj, "_last_token", None), getattr(obj, "_last_secret_use", None), obj.last_used_at]
         known = [t for t in times if t is not None]
-        return max(known) if known else None
+        # Formatted here: read-only fields of the change form show a callable's value as plain text.
+        return str(display_for_value(max(known) if known else None, self.get_empty_value_display()))
 
     @admin.display(description=_("effective permissions"))
     def effective_permissions(self, obj: M2MApplication) -> SafeString:

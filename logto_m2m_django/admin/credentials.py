@@ -50,7 +50,7 @@ def python_snippet(endpoint: str, client_id: str, secret: str, resource: str | N
     def lit(value: str) -> str:
         return json.dumps(value)  # a valid Python string literal for any str
 
-    data = [f'        "grant_type": "client_credentials",']
+    data = ['        "grant_type": "client_credentials",']
     if resource:
         data.append(f'        "resource": {lit(resource)},')
     if scopes:
@@ -79,7 +79,12 @@ def build_snippets(
     """One pair of snippets per resource the app holds permissions on (or one without a resource)."""
     if not grants:
         return [
-            Snippet(None, (), curl_snippet(endpoint, client_id, secret, None, ()), python_snippet(endpoint, client_id, secret, None, ()))
+            Snippet(
+                None,
+                (),
+                curl_snippet(endpoint, client_id, secret, None, ()),
+                python_snippet(endpoint, client_id, secret, None, ()),
+            )
         ]
     return [
         Snippet(

@@ -129,9 +129,9 @@ def inspect(token: str, audience: str, required_scopes: list[str]) -> Report:
     missing = _check_scopes(report, claims, required_scopes)
     client_id = claims.get("client_id")
     if isinstance(client_id, str) and client_id:
-        report.application = M2MApplication.objects.select_related("application").filter(
-            application__client_id=client_id
-        ).first()
+        report.application = (
+            M2MApplication.objects.select_related("application").filter(application__client_id=client_id).first()
+        )
     # The verdict is the real validation code's, not a summary of the checks above.
     auds = _audiences(claims)
     try:
@@ -185,9 +185,10 @@ def _check_key(report: Report, token: str, header: dict[str, Any]) -> None:
         return
     if key.algorithm != alg:
         report.add(
-            name, FAIL, _("The header says %(alg)s but key %(kid)s is %(key_alg)s.") % {
-                "alg": alg, "kid": kid, "key_alg": key.algorithm
-            }
+            name,
+            FAIL,
+            _("The header says %(alg)s but key %(kid)s is %(key_alg)s.")
+            % {"alg": alg, "kid": kid, "key_alg": key.algorithm},
         )
         return
     try:
@@ -209,9 +210,9 @@ def _check_key(report: Report, token: str, header: dict[str, Any]) -> None:
         return
     row = SigningKey.objects.filter(kid=kid).only("status").first()
     status = row.get_status_display() if row is not None else _("unknown")
-    report.add(name, OK, _("Valid %(alg)s signature by key %(kid)s (%(status)s).") % {
-        "alg": alg, "kid": kid, "status": status
-    })
+    report.add(
+        name, OK, _("Valid %(alg)s signature by key %(kid)s (%(status)s).") % {"alg": alg, "kid": kid, "status": status}
+    )
 
 
 def _check_issuer(report: Report, claims: dict[str, Any], issuer: str) -> None:
@@ -230,9 +231,7 @@ def _check_audience(report: Report, claims: dict[str, Any], audience: str) -> No
     elif audience in auds:
         report.add("aud", OK, _("Meant for %(aud)s.") % {"aud": audience})
     else:
-        report.add(
-            "aud", FAIL, _("Meant for %(aud)s, not for %(expected)s.") % {"aud": shown, "expected": audience}
-        )
+        report.add("aud", FAIL, _("Meant for %(aud)s, not for %(expected)s.") % {"aud": shown, "expected": audience})
 
 
 def _check_lifetime(report: Report, claims: dict[str, Any]) -> None:
@@ -251,13 +250,16 @@ def _check_lifetime(report: Report, claims: dict[str, Any]) -> None:
         return
     for label, moment in (("iat", iat), ("nbf", nbf)):
         if moment is not None and moment.timestamp() - leeway > now:
-            report.add(name, FAIL, _("%(claim)s is in the future (%(when)s): check the clocks.") % {
-                "claim": label, "when": moment.isoformat()
-            })
+            report.add(
+                name,
+                FAIL,
+                _("%(claim)s is in the future (%(when)s): check the clocks.")
+                % {"claim": label, "when": moment.isoformat()},
+            )
             return
-    report.add(name, OK, _("Valid for %(left)s more (until %(when)s).") % {
-        "left": timeuntil(exp), "when": exp.isoformat()
-    })
+    report.add(
+        name, OK, _("Valid for %(left)s more (until %(when)s).") % {"left": timeuntil(exp), "when": exp.isoformat()}
+    )
 
 
 def _check_required_claims(report: Report, claims: dict[str, Any]) -> None:
@@ -278,9 +280,9 @@ def _check_scopes(report: Report, claims: dict[str, Any], required: list[str]) -
     missing = [s for s in required if s not in granted]
     if missing:
         report.add(
-            _("Scopes"), FAIL, _("Missing %(missing)s (granted: %(granted)s).") % {
-                "missing": " ".join(missing), "granted": shown
-            }
+            _("Scopes"),
+            FAIL,
+            _("Missing %(missing)s (granted: %(granted)s).") % {"missing": " ".join(missing), "granted": shown},
         )
     else:
         report.add(_("Scopes"), OK, _("Granted: %(scopes)s.") % {"scopes": shown})

@@ -24,7 +24,6 @@ class SigningKeyAdmin(admin.ModelAdmin):
     change_list_template = template("signingkey_change_list.html")
     change_form_template = template("change_form.html")
     list_display = ("kid_column", "algorithm", "status", "created_at")
-    list_filter = ("status", "algorithm")
     fields = ("kid", "algorithm", "status", "created_at", "public_key")
     readonly_fields = fields
     actions = ("delete_selected",)
@@ -102,7 +101,8 @@ class SigningKeyAdmin(admin.ModelAdmin):
                 text = _("Key %(kid)s (%(alg)s) is staged as Next: published in the JWKS, not signing yet.")
             else:
                 text = _(
-                    "Key %(kid)s (%(alg)s) signs new tokens now; the previous key keeps validating the tokens it signed."
+                    "Key %(kid)s (%(alg)s) signs new tokens now; "
+                    "the previous key keeps validating the tokens it signed."
                 )
             self.message_user(request, text % {"kid": row.kid, "alg": row.algorithm}, messages.SUCCESS)
         return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))

@@ -82,7 +82,6 @@ class ResourceAdmin(admin.ModelAdmin):
     change_form_template = template("change_form.html")
     list_display = ("name", "indicator", "access_token_ttl", "is_default", "scope_count", "role_count")
     list_display_links = ("name", "indicator")
-    list_filter = ("is_default",)
     search_fields = ("name", "indicator")
     inlines = (ScopeInline,)
     actions = ("make_default",)

@@ -209,7 +209,7 @@ class RemoteKeySource:
         self._discovered_jwks_url: str | None = None
         self._refresh_at = -math.inf  # when the key set is due to be fetched again
         self._unknown_kid_refresh_at = -math.inf  # earliest next fetch caused by an unknown kid
-        self._generation = 0  # counts fetch attempts, so that waiting threads don't fetch again
+        self._generation = 0  # counts finished fetch attempts, so that waiting threads don't fetch again
         self._version = 0
         #: HTTP requests made (discovery and JWKS): for monitoring and tests.
         self.fetch_count = 0
@@ -255,8 +255,10 @@ class RemoteKeySource:
         try:
             if self._generation != generation:
                 return  # another thread fetched while this one waited: single flight
-            self._generation += 1
-            self._fetch_keys()
+            try:
+                self._fetch_keys()
+            finally:
+                self._generation += 1
         finally:
             self._lock.release()
 

@@ -92,7 +92,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return response
     if isinstance(exc, exceptions.ValidationError):
         lines = _flatten(exc.detail)
-        response.data = {"code": "guard.invalid_input", "message": "The request is invalid.", "details": "\n".join(lines)}
+        response.data = {
+            "code": "guard.invalid_input",
+            "message": "The request is invalid.",
+            "details": "\n".join(lines),
+        }
         return response
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "request.general")
     response.data = {"code": code, "message": str(exc.detail)}

@@ -32,9 +32,7 @@ def _positive(request: Request, name: str, default: int, maximum: int | None) ->
         raise ApiError(HTTPStatus.BAD_REQUEST, "guard.invalid_pagination", f"`{name}` must be a positive integer.")
     number = int(value)
     if maximum is not None and number > maximum:
-        raise ApiError(
-            HTTPStatus.BAD_REQUEST, "guard.invalid_pagination", f"`{name}` must be at most {maximum}."
-        )
+        raise ApiError(HTTPStatus.BAD_REQUEST, "guard.invalid_pagination", f"`{name}` must be at most {maximum}.")
     return number
 
 

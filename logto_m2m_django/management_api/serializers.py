@@ -198,11 +198,10 @@ class SecretRenameSerializer(serializers.Serializer):
     name = TextField(min_length=1, max_length=256, trim_whitespace=False)
 
 
-def _validate_indicator(value: str) -> str:
+def _validate_indicator(value: str) -> None:
     problem = indicator_problem(value)
     if problem:
         raise serializers.ValidationError(problem)
-    return value
 
 
 class ResourceCreateSerializer(serializers.Serializer):

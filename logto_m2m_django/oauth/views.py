@@ -16,6 +16,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from ..activity import record_token_request
 from ..conf import SUPPORTED_ALGORITHMS, m2m_settings
 from ..keys import KeyStoreError, key_store
 from . import throttling
@@ -73,7 +74,8 @@ def _params_from_form(request: HttpRequest) -> dict[str, list[str]]:
 def _params_from_json(body: bytes) -> dict[str, list[str]]:
     try:
         data = json.loads(body.decode("utf-8")) if body else {}
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: nesting deep enough to exhaust the parser's stack.
         raise BadTokenRequestError("invalid_request", "The request body is not valid JSON.") from exc
     if not isinstance(data, dict):
         raise BadTokenRequestError("invalid_request", "The JSON body must be an object.")
@@ -83,6 +85,8 @@ def _params_from_json(body: bytes) -> dict[str, list[str]]:
             continue
         value = data[key]
         values = value if key == "resource" and isinstance(value, list) else [value]
+        if not values:
+            raise BadTokenRequestError("invalid_target", "The resource list is empty.")
         if not all(isinstance(v, str) for v in values):
             raise BadTokenRequestError("invalid_request", f'The "{key}" parameter must be a string.')
         params[key] = values
@@ -93,8 +97,9 @@ def extract_params(request: HttpRequest) -> list[tuple[str, str]]:
     """The token request's parameters, checked: size, encoding, types, repetition."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
+    except ValueError as exc:
+        # Django's own body reader would fail on it later with a 500.
+        raise BadTokenRequestError("invalid_request", "The Content-Length header is not a number.") from exc
     if length > m2m_settings.MAX_TOKEN_REQUEST_BYTES:
         raise BadTokenRequestError("invalid_request", "The request body is too large.", 413)
     if request.META.get("QUERY_STRING"):
@@ -141,6 +146,12 @@ class TokenView(APIView):
     permission_classes: list[Any] = []
     throttle_classes: list[Any] = []
     renderer_classes = [JSONRenderer]
+    # OPTIONS answers 405 like any other method but POST (no DRF metadata page).
+    metadata_class = None
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # RFC 6749 §5.1: the answer is JSON whatever the Accept header says (never a 406).
+        return super().perform_content_negotiation(request, force=True)
 
     def post(self, request: Request) -> HttpResponse:
         django_request = request._request
@@ -177,6 +188,13 @@ class TokenView(APIView):
 
     def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         return error_response("invalid_request", "The token endpoint accepts POST only.", 405, {"Allow": "POST"})
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method == "POST":
+            # One TokenActivity row per token request (LOGTO_M2M["TOKEN_ACTIVITY_LOG"]); never raises.
+            record_token_request(request._request, response)
+        return response
 
 
 def _issuer() -> str:

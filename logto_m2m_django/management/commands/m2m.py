@@ -35,8 +35,20 @@ class Command(BaseCommand):
             "--staged", action="store_true", help="Create a Next key (published, not yet signing) instead."
         )
         sub.add_parser("keys", help="List the signing keys.")
+        bootstrap = sub.add_parser(
+            "bootstrap",
+            help="Ensure the Management API resource, its `all` scope and role; create an app holding the role "
+            "and print its credentials once.",
+        )
+        bootstrap.add_argument("--name", default="Management API client", help="Name of the new application.")
+        bootstrap.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["subcommand"] == "bootstrap":
+            from ...management_api.bootstrap import run_bootstrap
+
+            run_bootstrap(self, **options)
+            return
         handler = {"demo": self.demo, "rotate-keys": self.rotate_keys, "keys": self.list_keys}[options["subcommand"]]
         handler(**options)
 

@@ -49,6 +49,12 @@ class ManagementView(APIView):
     def get_exception_handler(self) -> Callable[..., Response | None]:
         return exception_handler
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # the guard first: 401/403 before any 400
+        texts = [*kwargs.values(), *(x for pair in request.query_params.lists() for x in (pair[0], *pair[1]))]
+        if any("\x00" in str(text) for text in texts):
+            raise invalid_input("NUL characters are not allowed in the URL.")
+
     def validated(self, request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
         """The JSON body checked by ``serializer_class``; unknown keys are dropped (Logto does)."""
         data = request.data

@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
@@ -73,7 +74,9 @@ class ApplicationListView(ManagementView):
         if third_party is True:
             queryset = queryset.filter(logto_metadata__isThirdParty=True)
         elif third_party is False:
-            queryset = queryset.exclude(logto_metadata__isThirdParty=True)
+            queryset = queryset.filter(
+                Q(logto_metadata__isThirdParty__isnull=True) | Q(logto_metadata__isThirdParty=False)
+            )
         condition = search_filter(request, APPLICATION_SEARCH_FIELDS)
         if condition is not None:
             queryset = queryset.filter(condition)
@@ -90,7 +93,9 @@ class ApplicationListView(ManagementView):
                 "supported.",
             )
         _too_long_name(data["name"])
-        metadata = {k: data[k] for k in ("oidcClientMetadata", "customClientMetadata", "isThirdParty") if k in data}
+        metadata: dict[str, Any] = {
+            k: data[k] for k in ("oidcClientMetadata", "customClientMetadata", "isThirdParty") if k in data
+        }
         with writing():
             m2m, secret = create_m2m_application(
                 data["name"],
@@ -119,9 +124,7 @@ class ApplicationDetailView(ManagementView):
                 m2m.description = data["description"] or ""
             if "customData" in data:
                 m2m.custom_data = data["customData"]
-            _metadata_update(
-                m2m, data, ("oidcClientMetadata", "customClientMetadata", "appLevelAccessControlEnabled")
-            )
+            _metadata_update(m2m, data, ("oidcClientMetadata", "customClientMetadata", "appLevelAccessControlEnabled"))
             m2m.save(update_fields=["description", "custom_data", "logto_metadata"])
             if data.get("isAdmin") is True:
                 m2m.roles.add(ensure_management_role())
@@ -168,9 +171,7 @@ class ApplicationRolesView(ManagementView):
             held = set(m2m.roles.filter(id__in=role_ids).values_list("id", flat=True))
             added = [role for role in roles if role.id not in held]
             m2m.roles.add(*added)
-        return Response(
-            {"roleIds": role_ids, "addedRoleIds": [role.id for role in added]}, status=HTTPStatus.CREATED
-        )
+        return Response({"roleIds": role_ids, "addedRoleIds": [role.id for role in added]}, status=HTTPStatus.CREATED)
 
     def put(self, request: Request, application_id: str) -> HttpResponse:
         role_ids = ids_in_order(self.validated(request, s.RoleIdsSerializer)["roleIds"])

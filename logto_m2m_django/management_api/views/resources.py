@@ -35,7 +35,9 @@ def _read_only(resource: Resource) -> None:
 
 def _indicator_in_use(indicator: str) -> ApiError:
     return unprocessable(
-        "resource.resource_identifier_in_use", f"The API identifier `{indicator}` is already in use.", indicator=indicator
+        "resource.resource_identifier_in_use",
+        f"The API identifier `{indicator}` is already in use.",
+        indicator=indicator,
     )
 
 

@@ -1,0 +1,145 @@
+"""Recording token requests in the activity log (``TokenActivity``), one INSERT each.
+
+The token endpoint calls :func:`record_token_request` with the request and
+its response. Everything the row needs is read from them: on success the
+issued token's own claims (decoded, not re-verified: this server just signed
+it), on failure the error code and what the client asked for. The
+application is resolved inside the INSERT (a subquery on the client ID), so
+a request costs exactly one statement more, and nothing when
+``LOGTO_M2M["TOKEN_ACTIVITY_LOG"]`` is False. Secrets are never recorded.
+A failure to record is logged and never changes the response.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import logging
+from typing import Any
+from urllib.parse import unquote_plus
+
+from django.db import connections, router, transaction
+from django.db.models import Subquery
+from django.http import HttpRequest, HttpResponse
+
+from .conf import m2m_settings
+from .models import M2MApplication, Outcome, TokenActivity
+
+logger = logging.getLogger("logto_m2m_django.activity")
+
+#: Throttled requests are not recorded: a flood must not turn into as many writes.
+NOT_RECORDED_STATUSES = frozenset({405, 429})
+
+
+def _field_length(name: str) -> int:
+    field: Any = TokenActivity._meta.get_field(name)
+    return int(field.max_length or 0)
+
+
+def _clean(value: Any, field: str) -> str:
+    """A printable string that fits the column (PostgreSQL refuses NUL characters)."""
+    if not isinstance(value, str):
+        return ""
+    text = "".join(ch for ch in value if ch.isprintable())
+    return text[: _field_length(field)]
+
+
+def _json(content: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _token_claims(access_token: Any) -> dict[str, Any]:
+    """The payload of a token this server has just signed (no verification needed)."""
+    if not isinstance(access_token, str) or access_token.count(".") != 2:
+        return {}
+    payload = access_token.split(".")[1]
+    try:
+        return _json(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (binascii.Error, ValueError):
+        return {}
+
+
+def _basic_client_id(request: HttpRequest) -> str | None:
+    """The client ID of a Basic Authorization header; None when malformed (never the secret)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or len(value) > 2048:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    raw_id, sep, _secret = decoded.partition(":")
+    if not sep:
+        return None  # without the separator the whole value might be the secret
+    try:
+        return unquote_plus(raw_id, errors="strict")
+    except ValueError:
+        return None
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    value = request.META.get("REMOTE_ADDR")
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None
+
+
+def build_activity(request: HttpRequest, response: HttpResponse) -> TokenActivity:
+    """The row for one token request (not saved)."""
+    params = dict(getattr(request, "m2m_params", None) or ())
+    body = _json(response.content)
+    status = response.status_code
+    claims = _token_claims(body.get("access_token")) if status == 200 else {}
+    if claims:
+        aud = claims.get("aud")
+        client_id = claims.get("client_id")
+        resource = aud if isinstance(aud, str) else " ".join(a for a in aud or () if isinstance(a, str))
+        scopes = claims.get("scope") or ""
+        outcome, error = Outcome.SUCCESS, ""
+    else:
+        # What the client asked for: the request failed, so nothing was granted.
+        client_id = _basic_client_id(request) or params.get("client_id")
+        resource = params.get("resource", "")
+        scopes = params.get("scope", "")
+        outcome, error = Outcome.FAILURE, body.get("error") or f"http_{status}"
+    client_id = _clean(client_id, "client_id")
+    application_id = (
+        Subquery(M2MApplication.objects.filter(application__client_id=client_id).values("pk")[:1])
+        if client_id
+        else None
+    )
+    return TokenActivity(
+        application_id=application_id,
+        client_id=client_id,
+        resource=_clean(resource, "resource"),
+        scopes=_clean(scopes, "scopes"),
+        outcome=outcome,
+        error=_clean(error, "error"),
+        status_code=status,
+        client_ip=_client_ip(request),
+    )
+
+
+def record_token_request(request: HttpRequest, response: HttpResponse) -> None:
+    """Write the activity row for a token request; never raises."""
+    if not m2m_settings.TOKEN_ACTIVITY_LOG or response.status_code in NOT_RECORDED_STATUSES:
+        return
+    try:
+        row = build_activity(request, response)
+        alias = router.db_for_write(TokenActivity)
+        if connections[alias].in_atomic_block:
+            # Inside a request transaction (ATOMIC_REQUESTS) a failed INSERT must not doom it.
+            with transaction.atomic(using=alias):
+                row.save(using=alias)
+        else:
+            row.save(using=alias)
+    except Exception:
+        logger.exception("Could not record token activity (the token response is unaffected)")

@@ -1,0 +1,197 @@
+"""Several gunicorn instances of the example project sharing one database and one Redis.
+
+Used by the cross-process throttling test and by ``scripts/load.py``. Everything started
+is stopped (SIGTERM, then SIGKILL after a bounded wait) and a PostgreSQL database created
+for the run is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+SETTINGS = "tests.security.server_settings"
+COMMAND_TIMEOUT = 120
+START_TIMEOUT = 30
+STOP_TIMEOUT = 10
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    """N servers of one deployment: same database, same cache, same SECRET_KEY."""
+
+    ports: list[int]
+    demo: dict[str, Any]
+    env: dict[str, str]
+    logs: list[Path]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def url(self, index: int, path: str) -> str:
+        return f"http://127.0.0.1:{self.ports[index % len(self.ports)]}{path}"
+
+    def manage(self, *args: str) -> str:
+        return manage(self.env, *args)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def log_tail(self, lines: int = 30) -> str:
+        out = []
+        for log in self.logs:
+            try:
+                out.append("\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
+            except OSError:
+                out.append("(no log)")
+        return "\n---\n".join(out)
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+@contextmanager
+def _database(workdir: Path, label: str) -> Iterator[str]:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{workdir / 'cluster.sqlite3'}"
+        return
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'logto_m2m'}_{label}_{os.getpid()}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(drop)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(drop)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT)
+
+
+def _wait_ready(cluster: Cluster, index: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{cluster.log_tail()}")
+        try:
+            if requests.get(cluster.url(index, "/oidc/jwks"), timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn on port {cluster.ports[index]} did not start:\n{cluster.log_tail()}")
+
+
+@contextmanager
+def cluster(
+    instances: int = 2,
+    *,
+    workers: int = 1,
+    threads: int = 1,
+    throttle_rates: dict[str, Any] | None = None,
+    label: str = "security",
+) -> Iterator[Cluster]:
+    """Start ``instances`` gunicorn servers (``workers`` x ``threads`` each) on free loopback ports."""
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="logto-m2m-")))
+        database_url = stack.enter_context(_database(workdir, label))
+        ports = [free_port() for _ in range(instances)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LOGTO_M2M_"))}
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": SETTINGS,
+                "DATABASE_URL": database_url,
+                # One issuer for the deployment, as behind a load balancer.
+                "LOGTO_M2M_ISSUER": f"http://127.0.0.1:{ports[0]}/oidc",
+                "LOGTO_M2M_CACHE_PREFIX": f"logto-m2m-{label}-{secrets.token_hex(6)}",
+                "DJANGO_DEBUG": "0",
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+                "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+                "CONN_MAX_AGE": "60",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if throttle_rates is not None:
+            env["LOGTO_M2M_THROTTLE_RATES"] = json.dumps(throttle_rates)
+        manage(env, "migrate", "--noinput", "-v0")
+        demo = json.loads(manage(env, "m2m", "demo", "--json"))
+        logs = [workdir / f"gunicorn-{port}.log" for port in ports]
+        result = Cluster(ports, demo, env, logs)
+        stack.callback(lambda: [_stop(p) for p in result.processes])
+        for index, port in enumerate(ports):
+            log = stack.enter_context(logs[index].open("wb"))
+            process = subprocess.Popen(  # noqa: S603 - fixed argv
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "example_project.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(workers),
+                    "--threads",
+                    str(threads),
+                    "--graceful-timeout",
+                    "5",
+                    "--timeout",
+                    "30",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            result.processes.append(process)
+        for index, process in enumerate(result.processes):
+            _wait_ready(result, index, process)
+        yield result

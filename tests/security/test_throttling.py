@@ -1,0 +1,317 @@
+"""Token endpoint rate limits: per client, per IP, failed authentications; cache outages fail open."""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.core.cache.backends.locmem import LocMemCache
+
+from logto_m2m_django.conf import m2m_settings
+from logto_m2m_django.oauth import throttling
+from logto_m2m_django.provisioning import create_application
+from tests.conftest import FORM, SHOP
+
+pytestmark = pytest.mark.django_db
+
+BODY = urlencode({"grant_type": "client_credentials", "resource": SHOP})
+
+
+class Clock:
+    """A frozen wall clock for the throttle windows, unique per test so counters never collide."""
+
+    def __init__(self) -> None:
+        self.now = 1_900_000_000.0 + random.randrange(1, 10**6) * 86_400 + 0.5
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    frozen = Clock()
+    monkeypatch.setattr(throttling, "clock", frozen)
+    return frozen
+
+
+@pytest.fixture
+def throttle(settings: Any, clock: Clock) -> Iterator[Callable[..., None]]:
+    """Turn throttling on with the given rates (others off)."""
+
+    def _set(**rates: Any) -> None:
+        merged = {"client": None, "ip": None, "failed": None, **rates}
+        settings.LOGTO_M2M = {**settings.LOGTO_M2M, "THROTTLE_RATES": merged}
+
+    throttling.reset()
+    yield _set
+    throttling.reset()
+
+
+def _ip() -> str:
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+@pytest.fixture
+def post(api_client: Any) -> Callable[..., Any]:
+    def _post(authorization: str | None, ip: str, body: str = BODY, **extra: Any) -> Any:
+        if authorization is not None:
+            extra["HTTP_AUTHORIZATION"] = authorization
+        return api_client.post("/oidc/token", body, content_type=FORM, REMOTE_ADDR=ip, **extra)
+
+    return _post
+
+
+def assert_throttled(response: Any, period: int) -> None:
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS, response.content
+    assert 1 <= int(response["Retry-After"]) <= period
+    assert response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert body["error"] == "too_many_requests"
+    assert isinstance(body["error_description"], str)
+
+
+def test_per_client_limit(shop, throttle, post, clock):
+    throttle(client="3/minute")
+    ip = _ip()
+    for _ in range(3):
+        assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    assert_throttled(post(shop.basic(), ip), 60)
+    # The limit is the client's, wherever it calls from ...
+    assert_throttled(post(shop.basic(), _ip()), 60)
+    # ... and does not touch another client.
+    other, other_secret = create_application("Other app", roles=[shop.role])
+    assert post(shop.basic(other.client_id, other_secret), ip).status_code == HTTPStatus.OK
+    # The next window starts afresh.
+    clock.now += 60
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+
+
+def test_per_client_limit_with_client_secret_post(shop, throttle, post):
+    throttle(client="2/hour")
+    body = BODY + "&" + urlencode({"client_id": shop.client_id, "client_secret": shop.secret})
+    ip = _ip()
+    assert post(None, ip, body).status_code == HTTPStatus.OK
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    assert_throttled(post(None, ip, body), 3600)
+
+
+def test_retry_after_is_the_rest_of_the_window(shop, throttle, post, clock):
+    throttle(client="1/minute")
+    clock.now = (clock.now // 60) * 60 + 45.5
+    ip = _ip()
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    response = post(shop.basic(), ip)
+    assert_throttled(response, 60)
+    assert response["Retry-After"] == "15"
+
+
+def test_per_ip_limit(shop, throttle, post):
+    throttle(ip="2/minute")
+    other, other_secret = create_application("Other app", roles=[shop.role])
+    ip = _ip()
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    assert post(shop.basic(other.client_id, other_secret), ip).status_code == HTTPStatus.OK
+    assert_throttled(post(shop.basic(), ip), 60)
+    assert_throttled(post(None, ip, "garbage=1"), 60)
+    assert post(shop.basic(), _ip()).status_code == HTTPStatus.OK
+
+
+def test_failed_authentication_limit_blocks_the_ip(shop, throttle, post):
+    throttle(failed="3/minute", client="100/minute", ip="100/minute")
+    ip = _ip()
+    wrong = [shop.basic(secret="wrong"), shop.basic(client_id="unknown-app", secret="x"), "Basic !!!"]
+    for authorization in wrong:
+        response = post(authorization, ip)
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        assert response.json()["error"] == "invalid_client"
+    # The IP is now blocked, even with the right secret ...
+    assert_throttled(post(shop.basic(), ip), 60)
+    # ... but the client is not locked out from elsewhere.
+    assert post(shop.basic(), _ip()).status_code == HTTPStatus.OK
+
+
+def test_failed_authentication_with_client_secret_post_is_counted(shop, throttle, post):
+    throttle(failed="2/minute")
+    ip = _ip()
+    body = BODY + "&" + urlencode({"client_id": shop.client_id, "client_secret": "wrong"})
+    for _ in range(2):
+        assert post(None, ip, body).status_code == HTTPStatus.UNAUTHORIZED
+    assert_throttled(post(None, ip, body), 60)
+
+
+def test_only_failed_authentication_counts_as_failure(shop, throttle, post):
+    throttle(failed="2/minute")
+    ip = _ip()
+    successes_and_other_errors = [
+        BODY,
+        urlencode({"grant_type": "client_credentials", "resource": "https://unknown.api"}),
+        urlencode({"grant_type": "password", "resource": SHOP}),
+        urlencode({"grant_type": "client_credentials", "resource": SHOP, "scope": "nope"}),
+    ]
+    for body in successes_and_other_errors * 2:
+        assert post(shop.basic(), ip, body).status_code in (HTTPStatus.OK, HTTPStatus.BAD_REQUEST)
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+
+
+def test_spoofed_forwarded_for_is_ignored_without_proxies(shop, throttle, post):
+    throttle(ip="1/minute")
+    ip = _ip()
+    assert post(shop.basic(), ip, HTTP_X_FORWARDED_FOR=_ip()).status_code == HTTPStatus.OK
+    assert_throttled(post(shop.basic(), ip, HTTP_X_FORWARDED_FOR=_ip()), 60)
+
+
+def test_forwarded_for_behind_a_proxy(shop, throttle, post, settings):
+    throttle(ip="1/minute")
+    settings.LOGTO_M2M = {**settings.LOGTO_M2M, "THROTTLE_NUM_PROXIES": 1}
+    proxy, first, second = _ip(), _ip(), _ip()
+    assert post(shop.basic(), proxy, HTTP_X_FORWARDED_FOR=f"1.2.3.4, {first}").status_code == HTTPStatus.OK
+    assert post(shop.basic(), proxy, HTTP_X_FORWARDED_FOR=second).status_code == HTTPStatus.OK
+    # The client can prepend anything; the entry the proxy added is the one that counts.
+    assert_throttled(post(shop.basic(), proxy, HTTP_X_FORWARDED_FOR=f"9.9.9.9, {first}"), 60)
+
+
+def test_throttling_off_touches_no_cache(shop, settings, post, monkeypatch):
+    settings.LOGTO_M2M = {**settings.LOGTO_M2M, "THROTTLE_RATES": None}
+
+    def no_cache(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the cache was used with throttling off")
+
+    monkeypatch.setattr(throttling, "_round_trip", no_cache)
+    ip = _ip()
+    for _ in range(3):
+        assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    assert post(shop.basic(secret="wrong"), ip).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_rates_merge_over_the_defaults(settings):
+    settings.LOGTO_M2M = {**settings.LOGTO_M2M, "THROTTLE_RATES": {"failed": "5/minute", "ip": None}}
+    assert m2m_settings.THROTTLE_RATES == {"client": "600/minute", "failed": "5/minute"}
+    settings.LOGTO_M2M = {k: v for k, v in settings.LOGTO_M2M.items() if k != "THROTTLE_RATES"}
+    assert set(m2m_settings.THROTTLE_RATES) == {"client", "ip", "failed"}
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [
+        ("10/minute", throttling.Rate(10, 60)),
+        ("10/min", throttling.Rate(10, 60)),
+        ("5/s", throttling.Rate(5, 1)),
+        ("5/30s", throttling.Rate(5, 30)),
+        ("100/hour", throttling.Rate(100, 3600)),
+        ("7/days", throttling.Rate(7, 86400)),
+        ("3/2h", throttling.Rate(3, 7200)),
+        ((4, 10), throttling.Rate(4, 10)),
+    ],
+)
+def test_parse_rate(text, rate):
+    assert throttling.parse_rate(text) == rate
+
+
+@pytest.mark.parametrize("text", ["", "10", "ten/minute", "10/fortnight", "0/minute", "-1/minute", "5/0s", None, 10])
+def test_parse_rate_refuses_nonsense(text):
+    with pytest.raises(ValueError):
+        throttling.parse_rate(text)
+
+
+# -- the cache is unreachable: fail open ----------------------------------------------------
+
+
+def _dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class BrokenCache(LocMemCache):
+    """A cache whose every call fails as a network cache does when its server is gone."""
+
+    def incr(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("cache server gone")
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("cache server gone")
+
+    def add(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("cache server gone")
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:{port}/0"},
+        {"BACKEND": "tests.security.test_throttling.BrokenCache"},
+    ],
+    ids=["redis-dead-port", "generic-broken"],
+)
+def test_unreachable_cache_fails_open_with_one_warning(shop, throttle, post, settings, caplog, backend):
+    throttle(client="1/minute", ip="1/minute", failed="1/minute")
+    location = backend.get("LOCATION", "").format(port=_dead_port())
+    settings.CACHES = {**settings.CACHES, "throttle": {**backend, "LOCATION": location}}
+    settings.LOGTO_M2M = {**settings.LOGTO_M2M, "THROTTLE_CACHE": "throttle"}
+    caplog.set_level(logging.WARNING, logger="logto_m2m_django.throttling")
+    ip = _ip()
+    # Over every limit, yet served: the counters can't be kept, so nothing is refused.
+    for _ in range(3):
+        assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    for _ in range(2):
+        assert post(shop.basic(secret="wrong"), ip).status_code == HTTPStatus.UNAUTHORIZED
+    warnings = [r for r in caplog.records if r.name == "logto_m2m_django.throttling"]
+    assert len(warnings) == 1
+    assert "unreachable" in warnings[0].getMessage()
+    assert shop.secret not in caplog.text
+
+
+def test_throttling_resumes_when_the_cache_returns(shop, throttle, post, monkeypatch):
+    throttle(client="1/minute")
+    real = throttling._round_trip
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("cache server gone")
+
+    monkeypatch.setattr(throttling, "_round_trip", down)
+    ip = _ip()
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    monkeypatch.setattr(throttling, "_round_trip", real)
+    # Within the retry period the cache is left alone ...
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    # ... and used again once it is over.
+    monkeypatch.setattr(throttling.health, "down_until", 0.0)
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    assert_throttled(post(shop.basic(), ip), 60)
+
+
+# -- Redis: the counters cost one round trip ---------------------------------------------------
+
+
+@pytest.mark.redis
+def test_redis_counters_take_one_round_trip(shop, throttle, post, monkeypatch):
+    import redis
+
+    throttle(client="100/minute", ip="100/minute", failed="100/minute")
+    trips: list[str] = []
+    real_execute = redis.client.Pipeline.execute
+    real_command = redis.Redis.execute_command
+
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append("pipeline")
+        return real_execute(self, *args, **kwargs)
+
+    def command(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(str(args[0]))
+        return real_command(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
+    monkeypatch.setattr(redis.Redis, "execute_command", command)
+    ip = _ip()
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    assert trips == ["pipeline"]
+    trips.clear()
+    # A failed authentication adds the one write that counts it.
+    assert post(shop.basic(secret="wrong"), ip).status_code == HTTPStatus.UNAUTHORIZED
+    assert trips == ["pipeline", "pipeline"]

@@ -1,0 +1,125 @@
+"""System checks: each configuration mistake has its stable id."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.core import checks as django_checks
+from django.core.management import call_command
+from django.test import override_settings
+
+from logto_m2m_django import checks
+
+#: A URLconf without this app's URLs (used through ROOT_URLCONF="tests.test_checks").
+urlpatterns: list = []
+
+HASHER = "logto_m2m_django.secrets.HMACSecretHasher"
+PBKDF2 = "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+
+
+def m2m(**values):
+    return override_settings(LOGTO_M2M={**settings.LOGTO_M2M, **values})
+
+
+def ids(messages):
+    return [message.id for message in messages]
+
+
+def all_m2m_ids():
+    return [m.id for m in django_checks.run_checks() if m.id and m.id.startswith("logto_m2m.")]
+
+
+def test_the_test_settings_pass_every_check():
+    assert all_m2m_ids() == []
+    call_command("check", "--fail-level", "WARNING")
+
+
+def test_checks_are_registered_with_django():
+    with m2m(ISSUER=None):
+        assert "logto_m2m.E001" in all_m2m_ids()
+
+
+@pytest.mark.parametrize("issuer", [None, ""])
+def test_e001_issuer_missing(issuer):
+    with m2m(ISSUER=issuer):
+        assert ids(checks.check_issuer()) == ["logto_m2m.E001"]
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "ftp://auth.example.com/oidc",
+        "auth.example.com/oidc",
+        "https:///oidc",
+        "https://a.example/oidc?x=1",
+        "https://a.example/oidc#f",
+    ],
+)
+def test_e002_issuer_not_an_http_url(issuer):
+    with m2m(ISSUER=issuer):
+        assert ids(checks.check_issuer()) == ["logto_m2m.E002"]
+
+
+def test_e003_http_issuer_with_debug_off():
+    with m2m(ISSUER="http://auth.example.com/oidc"), override_settings(DEBUG=False):
+        assert ids(checks.check_issuer()) == ["logto_m2m.E003"]
+
+
+@pytest.mark.parametrize(
+    ("issuer", "debug"),
+    [
+        ("http://auth.example.com/oidc", True),
+        ("http://127.0.0.1:8000/oidc", False),
+        ("http://localhost:8000/oidc", False),
+        ("http://[::1]:8000/oidc", False),
+        ("https://auth.example.com/oidc", False),
+    ],
+)
+def test_http_issuer_is_fine_with_debug_on_or_on_loopback(issuer, debug):
+    with m2m(ISSUER=issuer), override_settings(DEBUG=debug):
+        assert checks.check_issuer() == []
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "RS512", "none", "es384"])
+def test_e004_unknown_signing_algorithm(algorithm):
+    with m2m(SIGNING_ALGORITHM=algorithm):
+        assert ids(checks.check_algorithms()) == ["logto_m2m.E004"]
+
+
+@pytest.mark.parametrize("accepted", [["ES384", "HS256"], ["none"], ["RS384"]])
+def test_e005_unsupported_accepted_algorithm(accepted):
+    with m2m(ACCEPTED_ALGORITHMS=accepted):
+        messages = checks.check_algorithms()
+    assert ids(messages) == ["logto_m2m.E005"]
+    assert all(alg in messages[0].msg for alg in accepted if alg != "ES384")
+
+
+def test_e006_urls_not_included():
+    with override_settings(ROOT_URLCONF="tests.test_checks"):
+        assert ids(checks.check_urls()) == ["logto_m2m.E006"]
+    assert checks.check_urls() == []
+
+
+def test_e007_hasher_missing():
+    with override_settings(PASSWORD_HASHERS=[PBKDF2]):
+        assert ids(checks.check_secret_hasher()) == ["logto_m2m.E007"]
+
+
+def test_e008_hasher_first():
+    with override_settings(PASSWORD_HASHERS=[HASHER, PBKDF2]):
+        assert ids(checks.check_secret_hasher()) == ["logto_m2m.E008"]
+
+
+@pytest.mark.parametrize("dot", [{}, {"CLIENT_SECRET_HASHER": "pbkdf2_sha256"}])
+def test_w001_dot_secret_hasher_not_ours(dot):
+    with override_settings(OAUTH2_PROVIDER=dot):
+        messages = checks.check_secret_hasher()
+    assert ids(messages) == ["logto_m2m.W001"]
+    assert messages[0].level == django_checks.WARNING
+
+
+def test_errors_are_errors():
+    with m2m(ISSUER=None, SIGNING_ALGORITHM="HS256"), override_settings(PASSWORD_HASHERS=[PBKDF2]):
+        messages = checks.check_issuer() + checks.check_algorithms() + checks.check_secret_hasher()
+    assert ids(messages) == ["logto_m2m.E001", "logto_m2m.E004", "logto_m2m.E007"]
+    assert all(m.level == django_checks.ERROR for m in messages)
