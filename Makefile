@@ -59,5 +59,11 @@ install-bench: venv
 bench: install-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+## load: 60 s of concurrent token and API requests against gunicorn on PostgreSQL + Redis (not part of make test)
+## (needs DATABASE_URL=postgres://... and REDIS_URL; LOAD_ARGS=--duration 20 for a shorter run)
+.PHONY: load
+load: install-dev
+	$(BIN)/python scripts/load.py $(LOAD_ARGS)
+
 clean:
 	rm -rf $(VENV) .venv-py* .pytest_cache .mypy_cache .ruff_cache *.egg-info db.sqlite3

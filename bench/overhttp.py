@@ -209,12 +209,24 @@ def measure(env: dict[str, str], workdir: Path, fixture: dict[str, Any], seconds
             result["expected_status"] = endpoint.expect
             result["status_ok"] = (result["non_2xx"] == 0) if endpoint.expect < 300 else True
             results[endpoint.name] = result
-        return {
-            "meta": {"workers": WORKERS, "worker_class": "sync", "wrk_connections": WRK_CONNECTIONS, "threads": 1},
-            "cases": results,
-        }
     finally:
         server.stop()
+    # The token endpoint once more with the activity log off (its INSERT and commit are the difference).
+    server = Gunicorn({**env, "BENCH_ACTIVITY_LOG": "0"}, workdir)
+    try:
+        server.wait_ready()
+        endpoint = Endpoint(
+            "token_nolog", "/oidc/token", "POST", token_body, basic(fixture["client_id"], fixture["secret"])
+        )
+        run_wrk(server.base, endpoint, 1, workdir)
+        results[endpoint.name] = {**run_wrk(server.base, endpoint, seconds, workdir), "expected_status": 200}
+        results[endpoint.name]["status_ok"] = results[endpoint.name]["non_2xx"] == 0
+    finally:
+        server.stop()
+    return {
+        "meta": {"workers": WORKERS, "worker_class": "sync", "wrk_connections": WRK_CONNECTIONS, "threads": 1},
+        "cases": results,
+    }
 
 
 def main() -> None:  # pragma: no cover - used by python -m bench

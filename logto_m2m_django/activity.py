@@ -84,16 +84,19 @@ def _basic_client_id(request: HttpRequest) -> str | None:
         return None
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    value = request.META.get("REMOTE_ADDR")
+def _valid_ip(value: str | None) -> str | None:
     try:
         return str(ipaddress.ip_address(value)) if value else None
     except ValueError:
         return None
 
 
-def build_activity(request: HttpRequest, response: HttpResponse) -> TokenActivity:
-    """The row for one token request (not saved)."""
+def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str | None = None) -> TokenActivity:
+    """The row for one token request (not saved).
+
+    ``client_ip`` is the caller's address as the endpoint sees it (behind proxies, from
+    ``X-Forwarded-For``); ``REMOTE_ADDR`` when not given.
+    """
     params = dict(getattr(request, "m2m_params", None) or ())
     body = _json(response.content)
     status = response.status_code
@@ -124,16 +127,16 @@ def build_activity(request: HttpRequest, response: HttpResponse) -> TokenActivit
         outcome=outcome,
         error=_clean(error, "error"),
         status_code=status,
-        client_ip=_client_ip(request),
+        client_ip=_valid_ip(client_ip or request.META.get("REMOTE_ADDR")),
     )
 
 
-def record_token_request(request: HttpRequest, response: HttpResponse) -> None:
+def record_token_request(request: HttpRequest, response: HttpResponse, *, client_ip: str | None = None) -> None:
     """Write the activity row for a token request; never raises."""
     if not m2m_settings.TOKEN_ACTIVITY_LOG or response.status_code in NOT_RECORDED_STATUSES:
         return
     try:
-        row = build_activity(request, response)
+        row = build_activity(request, response, client_ip)
         alias = router.db_for_write(TokenActivity)
         if connections[alias].in_atomic_block:
             # Inside a request transaction (ATOMIC_REQUESTS) a failed INSERT must not doom it.

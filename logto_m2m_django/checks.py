@@ -68,13 +68,26 @@ def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 @register(Tags.urls)
 def check_urls(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     try:
-        reverse("logto_m2m:token")
+        token_path = reverse("logto_m2m:token")
     except NoReverseMatch:
         return [
             Error(
                 "The logto_m2m_django URLs are not included.",
                 hint='Add path("", include("logto_m2m_django.urls")) to your root URLconf.',
                 id="logto_m2m.E006",
+            )
+        ]
+    issuer = m2m_settings.ISSUER
+    mount = token_path.removesuffix("/token")
+    if issuer and not urlsplit(issuer).path.rstrip("/").endswith(mount):
+        # The discovery document and every token's iss say {issuer}/token and {issuer}/jwks.
+        return [
+            Warning(
+                f"The issuer {issuer!r} does not end with {mount!r}, where the token endpoint is served "
+                f"({token_path}): clients following the discovery document would miss it.",
+                hint=f'End the issuer with "{mount}" (e.g. "https://auth.example.com{mount}"), '
+                "or include the URLs where the issuer points.",
+                id="logto_m2m.W002",
             )
         ]
     return []

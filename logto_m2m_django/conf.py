@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_ALGORITHM": "ES384",
     # Algorithms accepted when validating tokens (asymmetric only).
     "ACCEPTED_ALGORITHMS": list(SUPPORTED_ALGORITHMS),
-    # Audience required by protected views that don't declare ``m2m_audience``.
+    # Audience required by protected views that declare no ``audience`` attribute.
     "AUDIENCE": None,
     # Clock skew tolerated for exp / nbf / iat, in seconds.
     "LEEWAY": 30,

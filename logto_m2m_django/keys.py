@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,11 +23,15 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from .conf import SUPPORTED_ALGORITHMS, m2m_settings, on_reload
 from .models import KeyStatus, SigningKey
 from .tokens import SigningMaterial, VerificationKey, jwk_thumbprint, key_from_jwk, public_jwk
+
+logger = logging.getLogger("logto_m2m_django.keys")
+#: Seconds before retrying a key reload that failed because the database was unreachable.
+KEY_RELOAD_RETRY_SECONDS = 5.0
 
 
 class KeyStoreError(Exception):
@@ -90,6 +95,8 @@ class _Snapshot:
     loaded_at: float
     version: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Why the Current private key can't be used (it does not decrypt); public keys still work.
+    signing_error: KeyStoreError | None = None
 
 
 class KeyStore:
@@ -111,13 +118,21 @@ class KeyStore:
     def _current(self) -> _Snapshot:
         snap = self._snapshot
         if snap is None or time.monotonic() - snap.loaded_at > m2m_settings.KEY_CACHE_SECONDS:
-            snap = self._load()
+            try:
+                snap = self._load()
+            except DatabaseError:
+                if snap is None:
+                    raise
+                # The database is unreachable: keep validating with the keys in memory, retry soon.
+                logger.warning("Signing keys not reloaded: the database is unavailable; using the keys in memory.")
+                snap.loaded_at = time.monotonic() - m2m_settings.KEY_CACHE_SECONDS + KEY_RELOAD_RETRY_SECONDS
         return snap
 
     def _load(self) -> _Snapshot:
         with self._lock:
             rows = list(SigningKey.objects.all())
             signing = None
+            signing_error = None
             verification: dict[str, VerificationKey] = {}
             jwks = []
             for row in rows:
@@ -126,20 +141,31 @@ class KeyStore:
                 )
                 jwks.append(dict(row.public_jwk))
                 if row.status == KeyStatus.CURRENT:
-                    signing = SigningMaterial(row.kid, row.algorithm, _decrypt(row.private_key_encrypted))
+                    try:
+                        signing = SigningMaterial(row.kid, row.algorithm, _decrypt(row.private_key_encrypted))
+                    except KeyStoreError as exc:
+                        # Signing is impossible, but validating tokens and publishing the JWKS
+                        # need only the public keys: keep serving those.
+                        logger.error("%s", exc)
+                        signing_error = exc
             old = self._snapshot
             if old is None or set(old.verification) != set(verification):
                 self._version += 1
             snap = _Snapshot(signing, verification, jwks, time.monotonic(), self._version)
+            snap.signing_error = signing_error
             self._snapshot = snap
             return snap
 
     def signing_material(self) -> SigningMaterial:
         """The Current key, creating the first key on first need."""
         snap = self._current()
+        if snap.signing_error is not None:
+            raise snap.signing_error
         if snap.signing is None:
             self.ensure_current_key()
             snap = self._load()
+            if snap.signing_error is not None:
+                raise snap.signing_error
             if snap.signing is None:  # pragma: no cover - only if the row vanished in between
                 raise KeyStoreError("No current signing key.")
         return snap.signing
@@ -151,13 +177,16 @@ class KeyStore:
             now = time.monotonic()
             if now - self._last_unknown_refresh >= m2m_settings.UNKNOWN_KID_REFRESH_COOLDOWN:
                 self._last_unknown_refresh = now
-                key = self._load().verification.get(kid)
+                try:
+                    key = self._load().verification.get(kid)
+                except DatabaseError:
+                    logger.warning("Unknown key ID not looked up: the database is unavailable.")
         return key
 
     def jwks(self) -> dict[str, Any]:
         """The JWK Set (RFC 7517 §5): Current, Next and Previous public keys."""
         snap = self._current()
-        if snap.signing is None:
+        if snap.signing is None and snap.signing_error is None:
             self.signing_material()
             snap = self._current()
         return {"keys": list(snap.jwks)}

@@ -9,6 +9,7 @@ from unittest import mock
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings
 from django.db import DatabaseError
 from django.test import override_settings
 
@@ -17,7 +18,6 @@ from tests.admin_support import ADMIN, cells
 
 FORM = "application/x-www-form-urlencoded"
 CHANGELIST = f"{ADMIN}/tokenactivity/"
-ISSUER = "https://auth.example.com/oidc"
 
 
 def post_token(client, shop, secret=None, **data):
@@ -93,7 +93,29 @@ def test_basic_header_without_separator_records_no_client_id(api_client):
 
 
 @pytest.mark.django_db
-@override_settings(LOGTO_M2M={"ISSUER": ISSUER, "TOKEN_ACTIVITY_LOG": False})
+@override_settings(LOGTO_M2M={**settings.LOGTO_M2M, "THROTTLE_NUM_PROXIES": 1})
+def test_client_ip_behind_a_proxy_comes_from_x_forwarded_for(api_client, shop):
+    body = urlencode({"grant_type": "client_credentials", "resource": "https://shopping.api"})
+    api_client.post(
+        "/oidc/token",
+        body,
+        content_type=FORM,
+        HTTP_AUTHORIZATION=shop.basic(),
+        HTTP_X_FORWARDED_FOR="203.0.113.7, 198.51.100.2",
+    )
+    assert TokenActivity.objects.get().client_ip == "198.51.100.2"
+
+
+@pytest.mark.django_db
+@override_settings(LOGTO_M2M={**settings.LOGTO_M2M, "THROTTLE_RATES": {"client": "1/minute"}})
+def test_throttled_requests_are_not_recorded(api_client, shop):
+    assert post_token(api_client, shop).status_code == HTTPStatus.OK
+    assert post_token(api_client, shop).status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert TokenActivity.objects.count() == 1
+
+
+@pytest.mark.django_db
+@override_settings(LOGTO_M2M={**settings.LOGTO_M2M, "TOKEN_ACTIVITY_LOG": False})
 def test_setting_turns_recording_off(api_client, shop):
     assert post_token(api_client, shop).status_code == HTTPStatus.OK
     post_token(api_client, shop, secret="wrong")
@@ -122,7 +144,7 @@ def test_successful_token_request_costs_two_reads_and_one_insert(api_client, sho
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(LOGTO_M2M={"ISSUER": ISSUER, "TOKEN_ACTIVITY_LOG": False})
+@override_settings(LOGTO_M2M={**settings.LOGTO_M2M, "TOKEN_ACTIVITY_LOG": False})
 def test_no_insert_when_the_log_is_off(api_client, shop, django_assert_num_queries):
     post_token(api_client, shop)
     with django_assert_num_queries(2):

@@ -48,6 +48,7 @@ def test_add_form_asks_for_name_description_roles(admin_client, shop):
     for field in ("name", "description", "roles"):
         assert f'name="{field}"' in page
     assert 'name="is_enabled"' not in page
+    assert 'name="_save"' in page and 'name="_continue"' not in page and 'name="_addanother"' not in page
     assert "https://shopping.api · read:products" not in page  # roles, not scopes, are picked here
     assert "Shop reader" in page
 
@@ -205,6 +206,9 @@ def test_changelist_shows_roles_and_last_token_time(admin_client, shop, client):
     assert roles == {"Order stats": "Shop reader", "Idle app": "—"}
     assert last["Idle app"] == "-"
     assert last["Order stats"] not in ("-", "")
+    change = admin_client.get(f"{CHANGELIST}{shop.app.pk}/change/").content.decode()
+    shown = re.search(r'field-last_token_column.*?<div class="readonly">([^<]*)</div>', change, re.S)
+    assert shown and shown.group(1) == last["Order stats"]  # formatted like the list, not a raw timestamp
 
 
 def _changelist_queries(admin_client) -> int:

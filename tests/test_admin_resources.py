@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from logto_m2m_django.models import Resource, Scope
@@ -183,9 +184,7 @@ def test_management_resource_survives_bulk_delete(admin_client, management, shop
     assert Resource.objects.filter(pk=management.pk).exists()
 
 
-@override_settings(
-    LOGTO_M2M={"ISSUER": "https://auth.example.com/oidc", "MANAGEMENT_API_INDICATOR": "https://mgmt.api"}
-)
+@override_settings(LOGTO_M2M={**settings.LOGTO_M2M, "MANAGEMENT_API_INDICATOR": "https://mgmt.api"})
 def test_management_indicator_comes_from_settings(admin_client, management):
     page = admin_client.get(f"{CHANGELIST}{management.pk}/change/").content.decode()
     assert 'name="name"' in page

@@ -100,6 +100,22 @@ def test_e006_urls_not_included():
     assert checks.check_urls() == []
 
 
+@pytest.mark.parametrize(
+    "issuer", ["https://auth.example.com", "https://auth.example.com/auth", "https://a.example/oidc2"]
+)
+def test_w002_issuer_not_where_the_urls_are_served(issuer):
+    with m2m(ISSUER=issuer):
+        messages = checks.check_urls()
+    assert ids(messages) == ["logto_m2m.W002"]
+    assert messages[0].level == django_checks.WARNING
+
+
+@pytest.mark.parametrize("issuer", ["https://auth.example.com/oidc", "https://example.com/behind/a/proxy/oidc/"])
+def test_issuer_ending_where_the_urls_are_served_is_fine(issuer):
+    with m2m(ISSUER=issuer):
+        assert checks.check_urls() == []
+
+
 def test_e007_hasher_missing():
     with override_settings(PASSWORD_HASHERS=[PBKDF2]):
         assert ids(checks.check_secret_hasher()) == ["logto_m2m.E007"]

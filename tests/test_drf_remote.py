@@ -335,3 +335,19 @@ def test_example_resource_server_runs_without_models_or_database() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines()[-1].startswith("ok")
+
+
+def test_any_fetch_failure_is_a_401_and_waits_for_the_cooldown() -> None:
+    calls = 0
+
+    def broken_fetch(url: str, timeout: float) -> bytes:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("proxy exploded")
+
+    source = RemoteKeySource(jwks_url="https://auth.example.com/oidc/jwks", fetch=broken_fetch, clock=FakeClock())
+    for _ in range(3):
+        with pytest.raises(KeySetUnavailableError):
+            source.find("kid")
+    assert calls == 1
+    assert source.last_error == "proxy exploded"

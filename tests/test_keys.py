@@ -268,6 +268,23 @@ def test_keys_do_not_decrypt_after_secret_key_change_without_fallbacks():
         key_store.signing_material()
 
 
+@pytest.mark.django_db
+def test_undecryptable_private_key_still_serves_public_keys(shop, access_token, api_client, django_assert_num_queries):
+    kid = key_store.signing_material().kid
+    with override_settings(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=[]):
+        # Signing fails loudly, but the JWKS and token validation need only the public keys.
+        with pytest.raises(KeyStoreError):
+            key_store.signing_material()
+        assert [key["kid"] for key in api_client.get("/oidc/jwks").json()["keys"]] == [kid]
+        response = api_client.get("/products", HTTP_AUTHORIZATION=f"Bearer {access_token}")
+        assert response.status_code == HTTPStatus.OK
+        with django_assert_num_queries(0):  # the failure is remembered, not retried per call
+            assert key_store.find(kid) is not None
+            with pytest.raises(KeyStoreError):
+                key_store.signing_material()
+    assert SigningKey.objects.count() == 1
+
+
 # -- algorithms and kid -------------------------------------------------------------------------------------------
 
 

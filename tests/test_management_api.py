@@ -303,6 +303,9 @@ def test_secrets_create_rename_delete(api: APIClient) -> None:
     assert api.delete(f"{url}/Default%20secret").status_code == HTTPStatus.NO_CONTENT
     assert api.delete(f"{url}/Default%20secret").status_code == HTTPStatus.NOT_FOUND
     assert api.get("/api/applications/missing/secrets").status_code == HTTPStatus.NOT_FOUND
+    slashed = _post(api, url, {"name": "a/b\nc"})
+    assert slashed.status_code == HTTPStatus.CREATED
+    assert api.delete(f"{url}/a%2Fb%0Ac").status_code == HTTPStatus.NO_CONTENT
 
 
 def test_legacy_secret_moves_into_a_named_secret(api: APIClient) -> None:

@@ -476,6 +476,8 @@ def test_size_limit_follows_the_setting(shop, api_client):
         ("grant_type=client_credentials&resource=" + quote_plus(SHOP) + "&scope=read%00", FORM),
         ("grant_type=client_credentials%00&resource=" + quote_plus(SHOP), FORM),
         (json.dumps(grant(scope="read:products\x00")), JSON),
+        ("grant_type=client_credentials&resource=" + quote_plus(SHOP) + "&ignored=a%00b", FORM),
+        ("grant_type=client_credentials&resource=" + quote_plus(SHOP) + "&ignored\x00=1", FORM),
         (json.dumps({**grant(), "client_id": "a\x00b", "client_secret": "x"}), JSON),
     ],
 )

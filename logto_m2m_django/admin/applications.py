@@ -189,6 +189,11 @@ class M2MApplicationAdmin(admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: M2MApplication | None) -> Any:
         return self.inlines if obj is not None else ()
 
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        # Saving always leads to the one-time credentials page: one button says so.
+        extra = {"show_save_and_add_another": False, "show_save_and_continue": False, **(extra_context or {})}
+        return super().add_view(request, form_url, extra)
+
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
         if change:
             return super().save_form(request, form, change)

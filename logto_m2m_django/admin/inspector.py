@@ -102,7 +102,7 @@ def _audiences(claims: dict[str, Any]) -> list[str]:
     return []
 
 
-def inspect(token: str, audience: str, required_scopes: list[str]) -> Report:
+def inspect_token(token: str, audience: str, required_scopes: list[str]) -> Report:
     report = Report()
     issuer = m2m_settings.ISSUER or ""
     try:
@@ -296,7 +296,7 @@ def inspector_view(request: HttpRequest, admin_context: dict[str, Any]) -> HttpR
         form = InspectorForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            report = inspect(data["token"], data["audience"].strip(), data["required_scopes"].split())
+            report = inspect_token(data["token"], data["audience"].strip(), data["required_scopes"].split())
     else:
         form = InspectorForm()
     context = {

@@ -265,9 +265,9 @@ class RemoteKeySource:
     def _fetch_keys(self) -> None:
         try:
             keys, fingerprint = _parse_jwks(self._get_json(self._jwks_endpoint()))
-        except FetchError as exc:
+        except Exception as exc:  # FetchError, or anything a custom fetch raises: never a 500 per request
             # Keep every key we have; try again after the cooldown, not on every request.
-            self.last_error = str(exc)
+            self.last_error = str(exc) or type(exc).__name__
             self._discovered_jwks_url = None
             retry_at = self._clock() + max(self.cooldown, 1.0)
             self._refresh_at = retry_at

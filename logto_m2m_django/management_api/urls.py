@@ -5,7 +5,7 @@
 The paths are Logto's, without trailing slashes: ``/api/applications``, ``/api/resources``, ``/api/roles``.
 """
 
-from django.urls import path
+from django.urls import path, re_path
 
 from .schema import SchemaView
 from .views import applications as apps
@@ -28,8 +28,9 @@ api_urlpatterns = [
         apps.ApplicationSecretsView.as_view(),
         name="application-secrets",
     ),
-    path(
-        "applications/<str:application_id>/secrets/<path:name>",
+    # A secret name may hold any character, "/" and line breaks included.
+    re_path(
+        r"^applications/(?P<application_id>[^/]+)/secrets/(?P<name>[\s\S]+)\Z",
         apps.ApplicationSecretDetailView.as_view(),
         name="application-secret",
     ),

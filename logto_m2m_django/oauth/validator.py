@@ -24,6 +24,7 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 from .. import grants
+from .._internal.prepared import PreparedValues
 from ..conf import m2m_settings
 from ..models import ApplicationSecret, M2MApplication
 from ..models._fields import indicator_problem
@@ -107,9 +108,8 @@ def _plausible(value: str) -> bool:
     return len(value) <= _MAX_CREDENTIAL_LENGTH and not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)
 
 
-def _load_client(client_id: str) -> list[dict[str, Any]]:
-    """The application, its M2M record and its named secrets: one query, one row per secret."""
-    return list(
+def _client_query(client_id: str) -> Any:
+    return (
         get_application_model()
         .objects.filter(client_id=client_id)
         .values(
@@ -126,6 +126,15 @@ def _load_client(client_id: str) -> list[dict[str, Any]]:
             "m2m__secrets__last_used_at",
         )
     )
+
+
+# Compiled once per thread: building and compiling this queryset cost a fifth of a token request.
+_prepared_client_query = PreparedValues(get_application_model, _client_query)
+
+
+def _load_client(client_id: str) -> list[dict[str, Any]]:
+    """The application, its M2M record and its named secrets: one query, one row per secret."""
+    return _prepared_client_query(client_id)
 
 
 def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:

@@ -66,6 +66,9 @@ def _params_from_form(request: HttpRequest) -> dict[str, list[str]]:
         raise BadTokenRequestError("invalid_request", "The request body has too many parameters.") from exc
     params: dict[str, list[str]] = {}
     for key, value in pairs:
+        if "\x00" in key or "\x00" in value:
+            # Refused even in a parameter this endpoint ignores.
+            raise BadTokenRequestError("invalid_request", "The request body contains a NUL byte.")
         if key in KNOWN_PARAMS:
             params.setdefault(key, []).append(value)
     return params
@@ -193,7 +196,7 @@ class TokenView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method == "POST":
             # One TokenActivity row per token request (LOGTO_M2M["TOKEN_ACTIVITY_LOG"]); never raises.
-            record_token_request(request._request, response)
+            record_token_request(request._request, response, client_ip=throttling.client_ip(request._request))
         return response
 
 

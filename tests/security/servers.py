@@ -105,15 +105,18 @@ def _database(workdir: Path, label: str) -> Iterator[str]:
             conn.execute(drop)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGINT (gunicorn's quick shutdown) to every server at once, SIGKILL to any still running later."""
+    running = [p for p in processes if p.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for process in running:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
 
 
 def _wait_ready(cluster: Cluster, index: int, process: subprocess.Popen[bytes]) -> None:
@@ -165,10 +168,10 @@ def cluster(
         demo = json.loads(manage(env, "m2m", "demo", "--json"))
         logs = [workdir / f"gunicorn-{port}.log" for port in ports]
         result = Cluster(ports, demo, env, logs)
-        stack.callback(lambda: [_stop(p) for p in result.processes])
+        stack.callback(_stop, result.processes)
         for index, port in enumerate(ports):
             log = stack.enter_context(logs[index].open("wb"))
-            process = subprocess.Popen(  # noqa: S603 - fixed argv
+            process = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",

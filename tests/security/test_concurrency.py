@@ -84,7 +84,7 @@ def test_two_secrets_with_one_name_give_one_row_and_one_clear_error(transactiona
     assert "logto_m2m_secret_name_unique" in str(errors[0])
     assert ApplicationSecret.objects.filter(application=shop.app, name="deploy-2026").count() == 1
     # The survivor works; the loser's value was never stored.
-    row, value = created[0]
+    _row, value = created[0]
     response = Client().post(
         "/oidc/token",
         urlencode({"grant_type": "client_credentials", "resource": SHOP}),

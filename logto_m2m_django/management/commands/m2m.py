@@ -70,6 +70,9 @@ class Command(BaseCommand):
                 app, secret = create_application("Order stats", description="Daily order statistics", roles=[role])
             else:
                 app.roles.add(role)
+                if not app.is_enabled:  # the printed secret must get a token
+                    app.is_enabled = True
+                    app.save(update_fields=["is_enabled"])
                 secret = reset_default_secret(app)
         key_store.signing_material()  # the first key, so the JWKS is ready
         issuer = m2m_settings.ISSUER or ""
@@ -140,7 +143,10 @@ class Command(BaseCommand):
         self.list_keys()
 
     def list_keys(self, **options: Any) -> None:
-        for key in SigningKey.objects.order_by("status", "-created_at"):
+        keys = list(SigningKey.objects.order_by("status", "-created_at"))
+        if not keys:
+            self.stdout.write("No signing keys yet: the first one is created on first need (or by rotate-keys).")
+        for key in keys:
             self.stdout.write(
                 f"{key.get_status_display():9} {key.algorithm:6} {key.kid}  {key.created_at:%Y-%m-%d %H:%M}"
             )

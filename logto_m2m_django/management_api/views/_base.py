@@ -32,7 +32,8 @@ _MAX_ID_LENGTH = 255
 
 
 class ManagementView(APIView):
-    """Guarded by this project's access tokens: audience = ``MANAGEMENT_API_INDICATOR``, scope ``all``."""
+    """Needs a Bearer access token from this project's token endpoint for the Management API resource
+    (``LOGTO_M2M["MANAGEMENT_API_INDICATOR"]``) with the scope ``all``."""
 
     authentication_classes = [JWTAccessTokenAuthentication]
     permission_classes = [RequiredScopes]
