@@ -27,6 +27,6 @@ for k, v in res.items(): print(k, "cpu median us", statistics.median(v)/1000)
 if len(sys.argv) > 1:
     pr = cProfile.Profile(); f = cases[sys.argv[1]]
     pr.enable()
-    for _ in range(2000): f()
+    for _ in range(1500): f()
     pr.disable()
     st = pstats.Stats(pr); st.sort_stats("tottime").print_stats(25)

@@ -60,12 +60,11 @@ def test_authorize_with_app_credentials_and_try_an_endpoint(page: sync_api.Page,
     dialog.locator("input[id^=client_id]").fill(credentials["client_id"])
     dialog.locator("input[id^=client_secret]").fill(credentials["client_secret"])
     dialog.locator("input[type=checkbox][id^=all]").check(force=True)
-    print("DIALOG", dialog.inner_html()[:6000])
     with page.expect_response(lambda r: r.url.endswith("/oidc/token")) as token_response:
-        dialog.get_by_role("button", name="Authorize").first.click()
+        dialog.locator("button.modal-btn.authorize").first.click()
     assert token_response.value.status == 200, token_response.value.text()
-    dialog.get_by_role("button", name="Logout").first.wait_for()  # authorized
-    dialog.get_by_role("button", name="Close").first.click()
+    dialog.locator("button.modal-btn", has_text="Logout").first.wait_for()  # authorized
+    dialog.locator("button.btn-done").first.click()
 
     operation = page.locator("#operations-api-api_resources_list")
     operation.locator(".opblock-summary").click()
