@@ -29,4 +29,4 @@ if len(sys.argv) > 1:
     pr.enable()
     for _ in range(1500): f()
     pr.disable()
-    st = pstats.Stats(pr); st.sort_stats("tottime").print_stats(25)
+    st = pstats.Stats(pr); st.sort_stats(sys.argv[2] if len(sys.argv) > 2 else "tottime").print_stats(45)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shlex
 from html import unescape
 from http import HTTPStatus
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_application_model
 
+from logto_m2m_django.admin.credentials import curl_snippet, python_snippet
 from logto_m2m_django.models import ApplicationSecret, M2MApplication, Role, RoleType
 from logto_m2m_django.provisioning import add_secret, create_application
 from tests.admin_support import ADMIN, cells
@@ -228,3 +230,14 @@ def test_changelist_queries_do_not_grow_with_rows(admin_client, shop, client, dj
     with django_assert_num_queries(baseline):
         response = admin_client.get(CHANGELIST)
     assert len(cells(response.content.decode(), "name_column")) == 9
+
+
+def test_snippets_stay_valid_with_unusual_characters():
+    # Scope tokens may contain quotes (RFC 6749 allows %x21 / %x23-5B / %x5D-7E).
+    curl = curl_snippet("https://auth.example.com/oidc/token", "app", "s3cret", "urn:x:it's", ["read:a'b", "write"])
+    args = shlex.split(curl.replace("\\\n", " "))
+    assert args[args.index("--user") + 1] == "app:s3cret"
+    assert "resource=urn:x:it's" in args and "scope=read:a'b write" in args
+    python = python_snippet("https://auth.example.com/oidc/token", "app", "s3cret", 'urn:"q"', ["a\\b'c"])
+    compile(python, "<snippet>", "exec")
+    assert '"resource": "urn:\\"q\\""' in python
