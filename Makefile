@@ -51,12 +51,12 @@ matrix:
 	scripts/matrix.sh "$(MATRIX_PY)" "$(MATRIX_DJANGO)" "$(MATRIX_VENV)" $(PYTEST_ARGS)
 
 ## bench: this package against django-oauth-toolkit, simplejwt and the bare DRF floors; one table, JSON in bench/results/
-## (installs the bench extra, and wrk through apt when root; BENCH_ARGS=--quick for a short check)
+## (installs the bench extra when missing, and wrk through apt when root; BENCH_ARGS=--quick for a short check)
 .PHONY: install-bench
 install-bench: venv
 	$(BIN)/pip install --quiet -e ".[bench]"
 
-bench: install-bench
+bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 ## load: 60 s of concurrent token and API requests against gunicorn on PostgreSQL + Redis (not part of make test)

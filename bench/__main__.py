@@ -47,9 +47,16 @@ def say(message: str) -> None:
 
 
 def ensure_python_packages() -> None:
-    missing = [
-        m for m in ("rest_framework_simplejwt", "gunicorn", "redis", "psycopg") if not importlib.util.find_spec(m)
-    ]
+    wanted = (
+        "django",
+        "logto_m2m_django",
+        "dj_database_url",
+        "rest_framework_simplejwt",
+        "gunicorn",
+        "redis",
+        "psycopg",
+    )
+    missing = [m for m in wanted if not importlib.util.find_spec(m)]
     if missing:
         say(f"installing the bench extra ({', '.join(missing)} missing)")
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[bench]"], check=True)
@@ -157,13 +164,13 @@ def load(path: Path) -> Any:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs, to check the harness")
-    parser.add_argument("--rounds", type=int, help="in-process rounds (default 20, quick 3)")
+    parser.add_argument("--rounds", type=int, help="in-process rounds (default 16, quick 3)")
     parser.add_argument("--http-seconds", type=float, help="wrk seconds per endpoint (default 5, quick 2)")
     parser.add_argument("--skip", action="append", default=[], choices=["http", "redis", "memory", "scale", "es256"])
     parser.add_argument("--profile", metavar="CASE", help="only profile one in-process case (pyinstrument)")
     parser.add_argument("--cache", choices=["locmem", "redis"], default="locmem", help="cache for --profile")
     args = parser.parse_args()
-    rounds = args.rounds or (3 if args.quick else 20)
+    rounds = args.rounds or (3 if args.quick else 16)
     http_seconds = args.http_seconds or (2.0 if args.quick else 5.0)
 
     ensure_python_packages()

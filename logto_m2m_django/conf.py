@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "VERIFIED_TOKEN_CACHE_SIZE": 10_000,
     # Seconds a process keeps its copy of the signing keys before re-reading them.
     "KEY_CACHE_SECONDS": 300,
+    # How often (seconds) the token endpoint asks the shared cache whether another process
+    # changed the signing keys; 0 turns the check off (each process then notices after KEY_CACHE_SECONDS).
+    "KEY_CHANGE_CHECK_SECONDS": 5,
     # Minimum seconds between two key-set reloads triggered by an unknown ``kid``.
     "UNKNOWN_KID_REFRESH_COOLDOWN": 10,
     # Where verification keys come from: "local" (this project's key store), "remote" (the issuer's
@@ -143,6 +146,10 @@ class M2MSettings:
     @property
     def KEY_CACHE_SECONDS(self) -> float:  # noqa: N802
         return float(self._values()["KEY_CACHE_SECONDS"])
+
+    @property
+    def KEY_CHANGE_CHECK_SECONDS(self) -> float:  # noqa: N802
+        return float(self._values()["KEY_CHANGE_CHECK_SECONDS"])
 
     @property
     def UNKNOWN_KID_REFRESH_COOLDOWN(self) -> float:  # noqa: N802

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, transaction
 
 from .conf import SUPPORTED_ALGORITHMS, m2m_settings, on_reload
@@ -32,6 +34,18 @@ from .tokens import SigningMaterial, VerificationKey, jwk_thumbprint, key_from_j
 logger = logging.getLogger("logto_m2m_django.keys")
 #: Seconds before retrying a key reload that failed because the database was unreachable.
 KEY_RELOAD_RETRY_SECONDS = 5.0
+
+
+#: Shared-cache entry that changes whenever any process changes the signing keys (DESIGN §9).
+KEY_CHANGE_NOTICE = "logto_m2m:signing-keys-changed"
+
+
+def announce_key_change() -> None:
+    """Tell the other processes (through the shared cache) that the signing keys changed."""
+    try:
+        cache.set(KEY_CHANGE_NOTICE, os.urandom(8).hex(), None)
+    except Exception:  # a cache outage must not fail a key rotation
+        logger.warning("Key change not announced: the cache is unavailable; other processes reload keys later.")
 
 
 class KeyStoreError(Exception):
@@ -107,6 +121,8 @@ class KeyStore:
         self._snapshot: _Snapshot | None = None
         self._version = 0
         self._last_unknown_refresh = -1e9
+        self._notice_checked_at = -1e9
+        self._notice_seen: object = None
 
     # -- reading -------------------------------------------------------------
 
@@ -156,8 +172,28 @@ class KeyStore:
             self._snapshot = snap
             return snap
 
+    def _check_key_change_notice(self) -> None:
+        """Reload when another process announced a key change (at most every KEY_CHANGE_CHECK_SECONDS)."""
+        interval = m2m_settings.KEY_CHANGE_CHECK_SECONDS
+        now = time.monotonic()
+        if interval <= 0 or now - self._notice_checked_at < interval:
+            return
+        self._notice_checked_at = now
+        try:
+            notice = cache.get(KEY_CHANGE_NOTICE)
+        except Exception:  # the cache is optional here: keep the keys in memory
+            return
+        if notice != self._notice_seen:
+            self._notice_seen = notice
+            self.invalidate()
+
     def signing_material(self) -> SigningMaterial:
-        """The Current key, creating the first key on first need."""
+        """The Current key, creating the first key on first need.
+
+        Another process's rotation is noticed within ``KEY_CHANGE_CHECK_SECONDS`` (one
+        shared-cache read per interval, not per token).
+        """
+        self._check_key_change_notice()
         snap = self._current()
         if snap.signing_error is not None:
             raise snap.signing_error
@@ -237,6 +273,7 @@ class KeyStore:
                 with transaction.atomic():
                     result = self._rotate_locked(new_row, staged)
                 transaction.on_commit(self.invalidate)
+                transaction.on_commit(announce_key_change)
                 self.invalidate()
                 return result
             except IntegrityError:
@@ -279,6 +316,7 @@ class KeyStore:
                 raise KeyStoreError("The last key can't be deleted.")
             row.delete()
         transaction.on_commit(self.invalidate)
+        transaction.on_commit(announce_key_change)
         self.invalidate()
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .keys import key_store
+from .keys import announce_key_change, key_store
 from .models import SigningKey
 
 
@@ -17,3 +17,4 @@ from .models import SigningKey
 def _signing_key_changed(**kwargs: Any) -> None:
     key_store.invalidate()
     transaction.on_commit(key_store.invalidate)
+    transaction.on_commit(announce_key_change)

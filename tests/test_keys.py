@@ -401,3 +401,18 @@ def test_jwks_is_valid_json_web_key_set():
     assert {"kty", "kid", "alg", "use"} <= set(key)
     assert key["use"] == "sig"
     assert key["alg"] == "ES384"
+
+
+@pytest.mark.django_db
+def test_another_process_rotation_is_noticed_through_the_shared_cache(clock, django_capture_on_commit_callbacks):
+    """DESIGN §9: a rotation in one process reaches the signing key of the others within
+    KEY_CHANGE_CHECK_SECONDS, without a database read per token."""
+    signer = KeyStore()  # a gunicorn worker that already signs tokens
+    rotator = KeyStore()  # the process where an admin rotates
+    old_kid = signer.signing_material().kid
+    clock.now += 1
+    with django_capture_on_commit_callbacks(execute=True):
+        new = rotator.rotate()
+    assert signer.signing_material().kid == old_kid  # inside the check interval: the copy in memory
+    clock.now += 5
+    assert signer.signing_material().kid == new.kid
