@@ -169,6 +169,7 @@ def main() -> int:
     parser.add_argument("--skip", action="append", default=[], choices=["http", "redis", "memory", "scale", "es256"])
     parser.add_argument("--profile", metavar="CASE", help="only profile one in-process case (pyinstrument)")
     parser.add_argument("--cache", choices=["locmem", "redis"], default="locmem", help="cache for --profile")
+    parser.add_argument("--update-readme", action="store_true", help="copy the table into README.md (Performance)")
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 16)
     http_seconds = args.http_seconds or (2.0 if args.quick else 5.0)
@@ -244,6 +245,8 @@ def main() -> int:
     for path in (RESULTS / f"bench-{stamp}.json", RESULTS / "latest.json"):
         path.write_text(json.dumps(results, indent=2))
     print(text)
+    if args.update_readme and report.update_readme(ROOT / "README.md", results):
+        say("README.md updated (Performance)")
     say(f"done in {results['seconds']} s; results in {RESULTS / 'latest.json'}")
     return 0
 

@@ -124,3 +124,33 @@ def check_secret_hasher(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         )
     return problems
+
+
+@register()
+def check_throttling(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    from .oauth.throttling import parse_rate  # the token endpoint's own parser
+
+    try:
+        rates = m2m_settings.THROTTLE_RATES
+    except (TypeError, ValueError):
+        rates = {"THROTTLE_RATES": m2m_settings.get("THROTTLE_RATES")}
+    problems: list[Any] = []
+    for kind, text in rates.items():
+        try:
+            parse_rate(text)
+        except (TypeError, ValueError) as exc:
+            problems.append(
+                Error(
+                    f'LOGTO_M2M["THROTTLE_RATES"][{kind!r}] = {text!r} is not a rate: {exc}',
+                    hint='Use "N/second", "N/minute", "N/hour", "N/day" or "N/30s"; None turns a limit off.',
+                    id="logto_m2m.E020",
+                )
+            )
+    if rates and m2m_settings.THROTTLE_CACHE not in getattr(settings, "CACHES", {"default": {}}):
+        problems.append(
+            Error(
+                f'LOGTO_M2M["THROTTLE_CACHE"] = {m2m_settings.THROTTLE_CACHE!r} is not an alias in CACHES.',
+                id="logto_m2m.E021",
+            )
+        )
+    return problems

@@ -80,9 +80,9 @@ EXPIRY_CHOICES = [
 
 
 class SecretForm(forms.Form):
-    name = forms.CharField(label=_("name"), max_length=256, help_text=_("e.g. “production 2026”"))
+    name = forms.CharField(label=_("Name"), max_length=256, help_text=_("e.g. “production 2026”"))
     expires_in = forms.TypedChoiceField(
-        label=_("expires"), choices=EXPIRY_CHOICES, coerce=int, empty_value=None, required=False
+        label=_("Expires"), choices=EXPIRY_CHOICES, coerce=int, empty_value=None, required=False
     )
 
     def __init__(self, *args: Any, application: M2MApplication, **kwargs: Any) -> None:

@@ -166,6 +166,20 @@ def test_quick_start_through_the_admin(page: sync_api.Page, server: AdminServer)
     assert "read:products" in page.locator(".field-effective_permissions").inner_text()
     shot(page, "07-application-change")
 
+    # A named secret, shown once too; it works alongside the first one.
+    page.click("text=Add a secret")
+    page.fill("#id_name", "production 2026")
+    page.select_option("#id_expires_in", "90")
+    shot(page, "07b-secret-add")
+    page.click("input[type=submit]")
+    named = page.locator("#m2m-client-secret").inner_text().strip()
+    assert named != secret
+    shot(page, "07c-secret-created")
+    get_token(server, client_id, named, "read:products")
+    page.click("#m2m-done")
+    secrets_table = page.locator("#secrets-group").inner_text()
+    assert "production 2026" in secrets_table and named not in page.content()
+
     page.goto("/admin/logto_m2m/m2mapplication/")
     assert "Shop reader" in page.locator("#result_list").inner_text()
     shot(page, "08-application-list")

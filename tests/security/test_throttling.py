@@ -315,3 +315,28 @@ def test_redis_counters_take_one_round_trip(shop, throttle, post, monkeypatch):
     # A failed authentication adds the one write that counts it.
     assert post(shop.basic(secret="wrong"), ip).status_code == HTTPStatus.UNAUTHORIZED
     assert trips == ["pipeline", "pipeline"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "ids"),
+    [
+        ({"THROTTLE_RATES": {"client": "lots"}}, ["logto_m2m.E020"]),
+        ({"THROTTLE_RATES": {"ip": "0/minute", "failed": "3/fortnight"}}, ["logto_m2m.E020", "logto_m2m.E020"]),
+        ({"THROTTLE_RATES": {"client": "5/minute"}, "THROTTLE_CACHE": "nope"}, ["logto_m2m.E021"]),
+        ({"THROTTLE_RATES": None, "THROTTLE_CACHE": "nope"}, []),
+        ({"THROTTLE_RATES": {"client": "5/minute", "ip": None}}, []),
+    ],
+)
+def test_system_check_of_the_throttle_settings(settings, overrides, ids):
+    from logto_m2m_django.checks import check_throttling
+
+    settings.LOGTO_M2M = {**settings.LOGTO_M2M, **overrides}
+    assert [problem.id for problem in check_throttling()] == ids
+
+
+def test_throttled_request_costs_no_query(shop, throttle, post, django_assert_num_queries):
+    throttle(client="1/minute")
+    ip = _ip()
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    with django_assert_num_queries(0):
+        assert_throttled(post(shop.basic(), ip), 60)
