@@ -184,7 +184,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     if memory:
         out.append(
             _target(
-                "Verified-token cache after 100,000 distinct tokens",
+                f"Verified-token cache after {memory['tokens_seen']:,} distinct tokens",
                 f"bound holds ({memory['bound']:,} entries)",
                 f"{memory['entries']:,} entries, {memory['retained_mb']} MB ({memory['bytes_per_entry']:,} B/entry)",
                 bool(memory["bound_holds"]),
