@@ -10,3 +10,6 @@ class LogtoM2MConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, signals  # noqa: F401 - registers checks and signal handlers
+        from ._internal import logfilters
+
+        logfilters.install()

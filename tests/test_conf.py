@@ -130,3 +130,14 @@ def test_user_keys_lists_what_the_project_set():
         assert m2m_settings.user_keys() == {"ISSUER", "LEEWAY"}
         assert m2m_settings.get("LEEWAY") == 5
         assert m2m_settings.get("REALM") == "api"
+
+
+def test_oauthlib_debug_log_of_issued_tokens_is_dropped(shop, request_token, caplog):
+    """oauthlib logs the issued token dict at DEBUG; the app's filter keeps the bearer token out of logs."""
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="oauthlib"):
+        response = request_token(shop, scope="read:products")
+    token = response.json()["access_token"]
+    assert caplog.records  # oauthlib did log at DEBUG ...
+    assert all(token not in record.getMessage() for record in caplog.records)  # ... but not the token
