@@ -37,16 +37,17 @@ def _sql(by_default: bool, vendor: str) -> str:
     where = "r.is_default = %s" if by_default else "r.indicator = %s"
     # One row per granted scope (or one row with a NULL scope when the app holds
     # none for this resource, or no row when the resource does not exist).
+    # The resource's own scopes are checked one by one (EXISTS), so the work grows with the
+    # scopes of that resource, not with everything the application's roles grant elsewhere.
     # Only quoted table and column names from the models are interpolated; values are parameters.
     return (
-        f"SELECT r.id, r.indicator, r.access_token_ttl, g.name FROM {r} r "  # noqa: S608
-        f"LEFT JOIN (SELECT DISTINCT s.resource_id, s.name FROM {s} s "
-        f"INNER JOIN {rs} rs ON rs.{rs_scope} = s.id "
-        f"INNER JOIN {ar} ar ON ar.{ar_role} = rs.{rs_role} "
+        f"SELECT r.id, r.indicator, r.access_token_ttl, s.name FROM {r} r "  # noqa: S608
+        f"LEFT JOIN {s} s ON s.resource_id = r.id AND EXISTS (SELECT 1 FROM {rs} rs "
+        f"INNER JOIN {ar} ar ON ar.{ar_role} = rs.{rs_role} AND ar.{ar_app} = %s "
         # Only machine-to-machine roles grant scopes to an application (a User role
         # assigned by mistake grants nothing, as in Logto).
         f"INNER JOIN {ro} ro ON ro.id = ar.{ar_role} AND ro.{role_type} = %s "
-        f"WHERE ar.{ar_app} = %s) g ON g.resource_id = r.id "
+        f"WHERE rs.{rs_scope} = s.id) "
         f"WHERE {where}"
     )
 
@@ -59,7 +60,7 @@ def grant_for(application_pk: Any, indicator: str | None) -> Grant | None:
     sql = _sql(indicator is None, connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(
-            sql, [RoleType.MACHINE_TO_MACHINE.value, application_pk, True if indicator is None else indicator]
+            sql, [application_pk, RoleType.MACHINE_TO_MACHINE.value, True if indicator is None else indicator]
         )
         rows = cursor.fetchall()
     if not rows:
