@@ -7,7 +7,8 @@ each measuring process with the same settings module (``bench.settings``):
 1. ``bench.setup``      the data and the ES384 key
 2. ``bench.inprocess``  the ES384 table in-process, with tokens of 1, 10 and 100 scopes
 3. ``bench.overhttp``   the same endpoints under gunicorn + wrk
-4. ``bench.inprocess``  the token endpoint again with Redis as the cache (when Redis answers)
+4. ``bench.inprocess``  the token endpoint again with Redis as the cache (when Redis answers), and again
+                        with psycopg's prepared statements (PostgreSQL's plans kept per connection)
 5. ``bench.memory``     the verified-token cache after 100,000 distinct tokens
 6. ``bench.scale``      small database, then 10,000 apps / 1,000 resources / 20,000 scopes / 2,000 roles
 7. ``bench.inprocess``  the whole table again after rotating to an ES256 key
@@ -166,7 +167,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short runs, to check the harness")
     parser.add_argument("--rounds", type=int, help="in-process rounds (default 16, quick 3)")
     parser.add_argument("--http-seconds", type=float, help="wrk seconds per endpoint (default 5, quick 2)")
-    parser.add_argument("--skip", action="append", default=[], choices=["http", "redis", "memory", "scale", "es256"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["http", "redis", "prepared", "memory", "scale", "es256"]
+    )
     parser.add_argument("--profile", metavar="CASE", help="only profile one in-process case (pyinstrument)")
     parser.add_argument("--cache", choices=["locmem", "redis"], default="locmem", help="cache for --profile")
     parser.add_argument("--update-readme", action="store_true", help="copy the table into README.md (Performance)")
@@ -217,6 +220,12 @@ def main() -> int:
             out = str(workdir / "redis.json")
             child("bench.inprocess", redis_env, "--out", out, "--rounds", str(rounds), "--token-only")
             results["redis"] = load(Path(out))
+        if database_url.startswith("postgres") and "prepared" not in args.skip:
+            say("token endpoint with psycopg prepared statements (server-side binding)")
+            out = str(workdir / "prepared.json")
+            prepared_env = {**env, "BENCH_PG_PREPARE": "1"}
+            child("bench.inprocess", prepared_env, "--out", out, "--rounds", str(rounds), "--token-only")
+            results["pg_prepared"] = load(Path(out))
         if "memory" not in args.skip:
             say("verified-token cache memory, 100,000 distinct tokens")
             child("bench.memory", env, "--out", str(workdir / "memory.json"))

@@ -9,6 +9,7 @@ BENCH_REDIS_URL     Redis for BENCH_CACHE=redis
 BENCH_ALG           signing algorithm of this package's tokens (ES384 by default)
 BENCH_WORKDIR       where ``python -m bench.setup`` left the public key simplejwt verifies with
 BENCH_ACTIVITY_LOG  "0" to switch the token activity log off
+BENCH_PG_PREPARE    "1" for psycopg's server-side binding and prepared statements (PostgreSQL only)
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ DATABASES = {
         conn_max_age=CONN_MAX_AGE,
     )
 }
+
+if os.environ.get("BENCH_PG_PREPARE") == "1" and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # psycopg server-side binding with automatic prepared statements: PostgreSQL plans a query once per
+    # connection instead of on every request (a deployment setting, measured separately by the benchmark).
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 
 if os.environ.get("BENCH_CACHE") == "redis":
     CACHES = {

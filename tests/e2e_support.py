@@ -64,17 +64,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def _database(workdir: Path) -> Iterator[str]:
-    """A database URL for the server alone, removed afterwards."""
+def scratch_database(workdir: Path, label: str = "e2e") -> Iterator[str]:
+    """A database URL for test servers alone: a SQLite file in ``workdir``, or (when DATABASE_URL is
+    PostgreSQL) a database of its own, created here and dropped afterwards."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
-        yield f"sqlite:///{workdir / 'e2e.sqlite3'}"
+        yield f"sqlite:///{workdir / f'{label}.sqlite3'}"
         return
     import psycopg
     from psycopg import sql
 
     parts = urlsplit(url)
-    name = f"{(parts.path.lstrip('/') or 'logto_m2m')}_e2e_{os.getpid()}"
+    name = f"{(parts.path.lstrip('/') or 'logto_m2m')}_{label}_{os.getpid()}"
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
@@ -104,7 +105,7 @@ def _environment(database_url: str, port: int) -> dict[str, str]:
     return env
 
 
-def _manage(env: dict[str, str], *args: str) -> str:
+def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO,
@@ -147,10 +148,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def example_server(workdir: Path, workers: int = 2) -> Iterator[ExampleServer]:
     port = free_port()
-    with _database(workdir) as database_url:
+    with scratch_database(workdir) as database_url:
         env = _environment(database_url, port)
-        _manage(env, "migrate", "--noinput", "-v0")
-        demo = json.loads(_manage(env, "m2m", "demo", "--json").strip().splitlines()[-1])
+        manage(env, "migrate", "--noinput", "-v0")
+        demo = json.loads(manage(env, "m2m", "demo", "--json").strip().splitlines()[-1])
         log = workdir / "gunicorn.log"
         with log.open("wb") as log_file:
             process = subprocess.Popen(

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e_support import REPO, _database, _environment, _manage, _stop, _wait_until_ready, free_port
+from tests.e2e_support import REPO, _environment, _stop, _wait_until_ready, free_port, manage, scratch_database
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "browser-test-password-0f3c"  # a throw-away account in a throw-away database
@@ -30,17 +30,17 @@ class AdminServer:
         return f"{self.base_url}{path}"
 
     def manage(self, *args: str) -> str:
-        return _manage(self.env, *args)
+        return manage(self.env, *args)
 
 
 @contextmanager
 def admin_server(workdir: Path) -> Iterator[AdminServer]:
     port = free_port()
-    with _database(workdir) as database_url:
+    with scratch_database(workdir) as database_url:
         env = _environment(database_url, port)
         env.update({"DJANGO_DEBUG": "1", "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD})
-        _manage(env, "migrate", "--noinput", "-v0")
-        _manage(env, "createsuperuser", "--noinput", "--username", ADMIN_USER, "--email", "admin@example.com")
+        manage(env, "migrate", "--noinput", "-v0")
+        manage(env, "createsuperuser", "--noinput", "--username", ADMIN_USER, "--email", "admin@example.com")
         log = workdir / "gunicorn.log"
         with log.open("wb") as log_file:
             process = subprocess.Popen(

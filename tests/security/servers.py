@@ -11,19 +11,19 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
+
+from tests.e2e_support import free_port, manage, scratch_database
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = "tests.security.server_settings"
@@ -32,13 +32,6 @@ START_TIMEOUT = 30
 STOP_TIMEOUT = 10
 
 
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
 class Cluster:
     """N servers of one deployment: same database, same cache, same SECRET_KEY."""
 
@@ -65,44 +58,6 @@ class Cluster:
             except OSError:
                 out.append("(no log)")
         return "\n---\n".join(out)
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result.stdout
-
-
-@contextmanager
-def _database(workdir: Path, label: str) -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        yield f"sqlite:///{workdir / 'cluster.sqlite3'}"
-        return
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'logto_m2m'}_{label}_{os.getpid()}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(drop)
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(drop)
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -145,7 +100,7 @@ def cluster(
     """Start ``instances`` gunicorn servers (``workers`` x ``threads`` each) on free loopback ports."""
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="logto-m2m-")))
-        database_url = stack.enter_context(_database(workdir, label))
+        database_url = stack.enter_context(scratch_database(workdir, label))
         ports = [free_port() for _ in range(instances)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LOGTO_M2M_"))}
         env.update(
