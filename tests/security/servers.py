@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ START_TIMEOUT = 30
 STOP_TIMEOUT = 10
 
 
+@dataclass
 class Cluster:
     """N servers of one deployment: same database, same cache, same SECRET_KEY."""
 
