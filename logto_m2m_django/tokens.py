@@ -168,7 +168,9 @@ def verify(
         raise TokenError(f'The token lacks the required "{exc.claim}" claim.') from exc
     except jwt.InvalidSignatureError as exc:
         raise TokenError("The token signature is invalid.") from exc
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, TypeError, ValueError, OverflowError) as exc:
+        # Older PyJWT releases raise TypeError/ValueError for claims of the wrong type
+        # (e.g. "nbf": [1]); any of them is a malformed token, never a server error.
         raise TokenError("The token is malformed.") from exc
     for name in ("sub", "client_id", "jti"):
         if not isinstance(claims[name], str):

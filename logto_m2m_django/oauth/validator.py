@@ -35,6 +35,7 @@ from .errors import ExpiredSecretError, InvalidTargetError
 GRANT_CLIENT_CREDENTIALS = "client-credentials"
 CLIENT_CONFIDENTIAL = "confidential"
 _MAX_CREDENTIAL_LENGTH = 512
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 #: C0 controls and DEL (a regular expression: a per-character Python loop showed in the token endpoint's profile).
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 
@@ -83,7 +84,8 @@ def parse_credentials(request: Request) -> ClientCredentials:
             description="Use one client authentication method: the Authorization header or client_secret in the body."
         )
     value = value.strip()
-    if not value or len(value) > _MAX_CREDENTIAL_LENGTH * 2:
+    if not value or len(value) > _MAX_CREDENTIAL_LENGTH * 2 or not _BASE64.fullmatch(value):
+        # RFC 7617 §2 / RFC 4648 §4: canonical base64 only (Python < 3.11 tolerates extra padding).
         return ClientCredentials(None, None, via_basic=True)
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
