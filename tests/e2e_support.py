@@ -146,40 +146,34 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
+def serve(env: dict[str, str], port: int, workdir: Path, workers: int = 2) -> Iterator[tuple[str, Path]]:
+    """The example project under gunicorn (sync workers) on 127.0.0.1:``port``, until the block ends."""
+    log = workdir / "gunicorn.log"
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    command += ["--worker-class", "sync", "--timeout", "30", "--graceful-timeout", "5"]
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [*command, "example_project.wsgi:application"],
+            cwd=REPO,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_until_ready(process, f"{base_url}/oidc/.well-known/openid-configuration", log)
+        yield base_url, log
+    finally:
+        _stop(process)
+
+
+@contextmanager
 def example_server(workdir: Path, workers: int = 2) -> Iterator[ExampleServer]:
     port = free_port()
     with scratch_database(workdir) as database_url:
         env = _environment(database_url, port)
         manage(env, "migrate", "--noinput", "-v0")
         demo = json.loads(manage(env, "m2m", "demo", "--json").strip().splitlines()[-1])
-        log = workdir / "gunicorn.log"
-        with log.open("wb") as log_file:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    str(workers),
-                    "--worker-class",
-                    "sync",
-                    "--timeout",
-                    "30",
-                    "--graceful-timeout",
-                    "5",
-                    "example_project.wsgi:application",
-                ],
-                cwd=REPO,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_until_ready(process, f"{base_url}/oidc/.well-known/openid-configuration", log)
+        with serve(env, port, workdir, workers) as (base_url, log):
             yield ExampleServer(base_url, env["LOGTO_M2M_ISSUER"], demo, log)
-        finally:
-            _stop(process)
