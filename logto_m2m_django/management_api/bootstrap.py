@@ -37,12 +37,13 @@ def bootstrap(name: str) -> dict[str, str]:
 
 
 def run_bootstrap(command: BaseCommand, **options: Any) -> None:
-    data = bootstrap(options.get("name") or "Management API client")
+    name = options.get("name") or "Management API client"
+    data = bootstrap(name)
     if options.get("json"):
         command.stdout.write(json.dumps(data))
         return
     command.stdout.write(f"Management API: {data['resource']} (scope {data['scope']})")
-    command.stdout.write(f"Application:    {options.get('name')}")
+    command.stdout.write(f"Application:    {name}")
     command.stdout.write(f"  App ID:       {data['client_id']}")
     command.stdout.write(f"  App secret:   {data['client_secret']}  (shown once: only its hash is stored)")
     command.stdout.write(f"Token endpoint: {data['token_endpoint']}")
