@@ -12,12 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from rest_framework.request import Request
 
 from .errors import ApiError
+
+_QS = TypeVar("_QS", bound="QuerySet[Any]")
 
 SUPPORTED_MODES = ("like", "exact")
 KNOWN_MODES = (*SUPPORTED_MODES, "similar_to", "posix")
@@ -106,3 +109,9 @@ def _match(path: str, value: str, mode: str, case_sensitive: bool) -> Q:
     if mode == "exact":
         return Q(**{f"{path}__exact" if case_sensitive else f"{path}__iexact": value})
     return Q(**{f"{path}__regex" if case_sensitive else f"{path}__iregex": like_to_regex(value)})
+
+
+def searched(request: Request, queryset: _QS, fields: Mapping[str, str]) -> _QS:
+    """``queryset`` narrowed by the request's search parameters (unchanged when there are none)."""
+    condition = search_filter(request, fields)
+    return queryset if condition is None else queryset.filter(condition)

@@ -17,7 +17,7 @@ from .. import serializers as s
 from ..builtin import MANAGEMENT_SCOPE, ensure_management_role, management_indicator
 from ..errors import ApiError, invalid_input, not_exists, not_found, unprocessable
 from ..pagination import paginate
-from ..search import search_filter
+from ..search import searched
 from ..services import create_m2m_application, move_legacy_secret
 from ._base import ManagementView, empty, get_application, ids_in_order, json_list, writing
 
@@ -77,9 +77,7 @@ class ApplicationListView(ManagementView):
             queryset = queryset.filter(
                 Q(logto_metadata__isThirdParty__isnull=True) | Q(logto_metadata__isThirdParty=False)
             )
-        condition = search_filter(request, APPLICATION_SEARCH_FIELDS)
-        if condition is not None:
-            queryset = queryset.filter(condition)
+        queryset = searched(request, queryset, APPLICATION_SEARCH_FIELDS)
         return json_list(paginate(request, queryset, optional=True), s.application_json)
 
     def post(self, request: Request) -> Response:
@@ -158,9 +156,7 @@ class ApplicationRolesView(ManagementView):
     def get(self, request: Request, application_id: str) -> Response:
         m2m = get_application(application_id)
         queryset = m2m.roles.filter(type=RoleType.MACHINE_TO_MACHINE).order_by("name", "id")
-        condition = search_filter(request, ROLE_SEARCH_FIELDS)
-        if condition is not None:
-            queryset = queryset.filter(condition)
+        queryset = searched(request, queryset, ROLE_SEARCH_FIELDS)
         return json_list(paginate(request, queryset, optional=False), s.role_json)
 
     def post(self, request: Request, application_id: str) -> Response:

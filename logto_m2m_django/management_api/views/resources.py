@@ -17,7 +17,7 @@ from .. import serializers as s
 from ..builtin import is_management_resource
 from ..errors import ApiError, invalid_input, not_exists, unprocessable
 from ..pagination import paginate
-from ..search import search_filter
+from ..search import searched
 from ._base import ManagementView, empty, get_resource, json_list, writing
 
 SCOPE_SEARCH_FIELDS = {"id": "id", "name": "name", "description": "description"}
@@ -127,9 +127,7 @@ class ScopeListView(ManagementView):
     def get(self, request: Request, resource_id: str) -> Response:
         resource = get_resource(resource_id)
         queryset = resource.scopes.order_by("created_at", "id")
-        condition = search_filter(request, SCOPE_SEARCH_FIELDS)
-        if condition is not None:
-            queryset = queryset.filter(condition)
+        queryset = searched(request, queryset, SCOPE_SEARCH_FIELDS)
         return json_list(paginate(request, queryset, optional=False), s.scope_json)
 
     def post(self, request: Request, resource_id: str) -> Response:

@@ -14,7 +14,7 @@ from ...models import M2MApplication, Role, RoleType, Scope
 from .. import serializers as s
 from ..errors import ApiError, invalid_input, not_exists, not_found, unprocessable
 from ..pagination import paginate
-from ..search import search_filter
+from ..search import searched
 from ._base import ManagementView, empty, get_role, ids_in_order, json_list, writing
 from .applications import APPLICATION_SEARCH_FIELDS
 
@@ -65,9 +65,7 @@ class RoleListView(ManagementView):
         exclude_app = request.query_params.get("excludeApplicationId")
         if exclude_app is not None:
             queryset = queryset.exclude(applications__application__client_id=exclude_app)
-        condition = search_filter(request, ROLE_SEARCH_FIELDS)
-        if condition is not None:
-            queryset = queryset.filter(condition)
+        queryset = searched(request, queryset, ROLE_SEARCH_FIELDS)
         queryset = queryset.annotate(applications_count=Count("applications", distinct=True)).prefetch_related(
             Prefetch(
                 "applications",
@@ -128,9 +126,7 @@ class RoleScopesView(ManagementView):
     def get(self, request: Request, role_id: str) -> Response:
         role = get_role(role_id)
         queryset = role.scopes.select_related("resource").order_by("created_at", "id")
-        condition = search_filter(request, SCOPE_SEARCH_FIELDS)
-        if condition is not None:
-            queryset = queryset.filter(condition)
+        queryset = searched(request, queryset, SCOPE_SEARCH_FIELDS)
         return json_list(paginate(request, queryset, optional=True), lambda sc: s.scope_json(sc, with_resource=True))
 
     def post(self, request: Request, role_id: str) -> Response:
@@ -161,9 +157,7 @@ class RoleApplicationsView(ManagementView):
     def get(self, request: Request, role_id: str) -> Response:
         role = get_role(role_id)
         queryset = role.applications.select_related("application").order_by("-created_at", "-pk")
-        condition = search_filter(request, APPLICATION_SEARCH_FIELDS)
-        if condition is not None:
-            queryset = queryset.filter(condition)
+        queryset = searched(request, queryset, APPLICATION_SEARCH_FIELDS)
         return json_list(paginate(request, queryset, optional=False), s.application_json)
 
     def post(self, request: Request, role_id: str) -> HttpResponse:
