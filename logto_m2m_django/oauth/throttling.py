@@ -24,15 +24,12 @@ next attempt (so an outage does not add a connection timeout to every request).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus
 
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -40,6 +37,7 @@ from django.http import HttpRequest, HttpResponse
 
 from ..conf import m2m_settings, on_reload
 from .errors import error_response
+from .validator import decode_basic
 
 logger = logging.getLogger("logto_m2m_django.throttling")
 
@@ -61,7 +59,6 @@ _PERIODS = {
     "d": 86400,
     "day": 86400,
 }
-_MAX_HEADER = 2048
 _IP_ATTR = "_logto_m2m_throttle_ip"
 #: Wall clock of the windows (tests replace it to freeze time).
 clock = time.time
@@ -170,14 +167,8 @@ def claimed_client_id(request: HttpRequest, params: list[tuple[str, str]]) -> st
     header = request.META.get("HTTP_AUTHORIZATION") or ""
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() == "basic":
-        value = value.strip()
-        if not value or len(value) > _MAX_HEADER:
-            return ""
-        try:
-            decoded = base64.b64decode(value, validate=True).decode("utf-8")
-            return unquote_plus(decoded.partition(":")[0], errors="strict")
-        except (binascii.Error, ValueError):
-            return ""
+        decoded = decode_basic(value)
+        return decoded[0] if decoded else ""
     for key, param in params:
         if key == "client_id":
             return param

@@ -65,6 +65,26 @@ class ClientCredentials:
         self.via_basic = via_basic
 
 
+def decode_basic(value: str) -> tuple[str, str] | None:
+    """The client ID and secret of a Basic credential (the part after "Basic "), or None when malformed.
+
+    RFC 7617 §2 with RFC 6749 §2.3.1: base64 (canonical, RFC 4648 §4; Python < 3.11 tolerates extra
+    padding) of ``id:secret``, each form-urlencoded first.
+    """
+    value = value.strip()
+    if not value or len(value) > _MAX_CREDENTIAL_LENGTH * 2 or not _BASE64.fullmatch(value):
+        return None
+    try:
+        raw_id, sep, raw_secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+        client_id = unquote_plus(raw_id, errors="strict")
+        secret = unquote_plus(raw_secret, errors="strict")
+    except (binascii.Error, ValueError):
+        return None
+    if not sep or not client_id or not secret:
+        return None
+    return client_id, secret
+
+
 def parse_credentials(request: Request) -> ClientCredentials:
     """RFC 6749 §2.3.1: ``client_secret_basic`` or ``client_secret_post``, not both.
 
@@ -83,20 +103,10 @@ def parse_credentials(request: Request) -> ClientCredentials:
         raise oauthlib_errors.InvalidRequestError(
             description="Use one client authentication method: the Authorization header or client_secret in the body."
         )
-    value = value.strip()
-    if not value or len(value) > _MAX_CREDENTIAL_LENGTH * 2 or not _BASE64.fullmatch(value):
-        # RFC 7617 §2 / RFC 4648 §4: canonical base64 only (Python < 3.11 tolerates extra padding).
+    decoded = decode_basic(value)
+    if decoded is None:
         return ClientCredentials(None, None, via_basic=True)
-    try:
-        decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        raw_id, sep, raw_secret = decoded.partition(":")
-        # RFC 6749 §2.3.1: id and secret are application/x-www-form-urlencoded before base64.
-        client_id = unquote_plus(raw_id, errors="strict")
-        secret = unquote_plus(raw_secret, errors="strict")
-    except (binascii.Error, ValueError):
-        return ClientCredentials(None, None, via_basic=True)
-    if not sep or not client_id or not secret:
-        return ClientCredentials(None, None, via_basic=True)
+    client_id, secret = decoded
     if body_id is not None and body_id != client_id:
         raise oauthlib_errors.InvalidRequestError(
             description="client_id in the body differs from the Authorization header."
