@@ -93,6 +93,7 @@ class M2MSettings:
 
     def __init__(self) -> None:
         self._merged: dict[str, Any] | None = None
+        self._imports: dict[str, Any] = {}
 
     def _values(self) -> dict[str, Any]:
         merged = self._merged
@@ -107,6 +108,7 @@ class M2MSettings:
 
     def reload(self) -> None:
         self._merged = None
+        self._imports.clear()
         for hook in _reload_hooks:
             hook()
 
@@ -177,7 +179,11 @@ class M2MSettings:
     def EXTRA_CLAIMS(self) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None:  # noqa: N802
         value = self._values()["EXTRA_CLAIMS"]
         if isinstance(value, str):
-            return import_string(value)  # type: ignore[no-any-return]
+            # Imported once per settings version: this is read on every token request.
+            imported = self._imports.get(value)
+            if imported is None:
+                imported = self._imports[value] = import_string(value)
+            return imported  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
 
     @property
