@@ -113,6 +113,8 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
         resource = params.get("resource", "")
         scopes = params.get("scope", "")
         outcome, error = Outcome.FAILURE, body.get("error") or f"http_{status}"
+    # The custom-claims hook failed (the token was issued without its claims, or refused).
+    error = getattr(request, "m2m_custom_claims_error", None) or error
     client_id = _clean(client_id, "client_id")
     application_id = (
         Subquery(M2MApplication.objects.filter(application__client_id=client_id).values("pk")[:1])

@@ -52,8 +52,22 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_CACHE_SECONDS": 300,
     # Remote mode: timeout in seconds for connecting to and reading from the JWKS / discovery URL.
     "JWKS_TIMEOUT": 5,
-    # Import path of a callable(claims: dict, context: dict) -> dict of extra claims.
+    # Deprecated alias of CUSTOM_CLAIMS (system check logto_m2m.W030): callable(claims, context) -> dict.
     "EXTRA_CLAIMS": None,
+    # Import path of the custom-claims hook, Logto's custom JWT for client credentials:
+    # callable(*, token, context, environment_variables, api) -> dict of claims to add.
+    "CUSTOM_CLAIMS": None,
+    # The mapping the hook receives as ``environment_variables`` (Logto's environment variables).
+    "CUSTOM_CLAIMS_ENVIRONMENT": {},
+    # True: a failing hook refuses the token request (400 invalid_request) instead of issuing
+    # the token without custom claims.
+    "CUSTOM_CLAIMS_BLOCK_ON_ERROR": False,
+    # Largest hook result accepted, in bytes of compact JSON.
+    "CUSTOM_CLAIMS_MAX_BYTES": 2048,
+    # Seconds a hook may take; a slower run counts as a failure (its claims are dropped).
+    "CUSTOM_CLAIMS_TIMEOUT": 1.0,
+    # Largest application custom data accepted (admin and Management API), in bytes of compact JSON.
+    "CUSTOM_DATA_MAX_BYTES": 8192,
     # Realm in WWW-Authenticate challenges.
     "REALM": "api",
     # Largest token request body accepted, in bytes.
@@ -175,16 +189,43 @@ class M2MSettings:
     def JWKS_TIMEOUT(self) -> float:  # noqa: N802
         return float(self._values()["JWKS_TIMEOUT"])
 
-    @property
-    def EXTRA_CLAIMS(self) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None:  # noqa: N802
-        value = self._values()["EXTRA_CLAIMS"]
+    def _callable(self, name: str) -> Any:
+        value = self._values()[name]
         if isinstance(value, str):
             # Imported once per settings version: this is read on every token request.
             imported = self._imports.get(value)
             if imported is None:
                 imported = self._imports[value] = import_string(value)
-            return imported  # type: ignore[no-any-return]
-        return value  # type: ignore[no-any-return]
+            return imported
+        return value
+
+    @property
+    def EXTRA_CLAIMS(self) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None:  # noqa: N802
+        return self._callable("EXTRA_CLAIMS")  # type: ignore[no-any-return]
+
+    @property
+    def CUSTOM_CLAIMS(self) -> Callable[..., Any] | None:  # noqa: N802
+        return self._callable("CUSTOM_CLAIMS")  # type: ignore[no-any-return]
+
+    @property
+    def CUSTOM_CLAIMS_ENVIRONMENT(self) -> dict[str, Any]:  # noqa: N802
+        return dict(self._values()["CUSTOM_CLAIMS_ENVIRONMENT"] or {})
+
+    @property
+    def CUSTOM_CLAIMS_BLOCK_ON_ERROR(self) -> bool:  # noqa: N802
+        return bool(self._values()["CUSTOM_CLAIMS_BLOCK_ON_ERROR"])
+
+    @property
+    def CUSTOM_CLAIMS_MAX_BYTES(self) -> int:  # noqa: N802
+        return int(self._values()["CUSTOM_CLAIMS_MAX_BYTES"])
+
+    @property
+    def CUSTOM_CLAIMS_TIMEOUT(self) -> float:  # noqa: N802
+        return float(self._values()["CUSTOM_CLAIMS_TIMEOUT"])
+
+    @property
+    def CUSTOM_DATA_MAX_BYTES(self) -> int:  # noqa: N802
+        return int(self._values()["CUSTOM_DATA_MAX_BYTES"])
 
     @property
     def REALM(self) -> str:  # noqa: N802

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from ..conf import m2m_settings
 from ..secrets import generate_id
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -55,4 +58,44 @@ def validate_scope_name(value: str) -> None:
                 'double quotes or backslashes (e.g. "read:products").'
             ),
             code="invalid_scope_name",
+        )
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON (raises TypeError / ValueError / RecursionError if not JSON)."""
+    return len(json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _holds_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def validate_custom_data(value: Any) -> None:
+    """An application's ``customData``: a JSON object (as Logto) of at most ``CUSTOM_DATA_MAX_BYTES``."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("Custom data must be a JSON object."), code="not_an_object")
+    try:
+        size = json_size(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationError(_("Custom data must be plain JSON."), code="not_json") from exc
+    if _holds_nul(value):
+        # PostgreSQL's jsonb can't hold a NUL character.
+        raise ValidationError(_("Custom data must not contain NUL characters."), code="nul")
+    limit = m2m_settings.CUSTOM_DATA_MAX_BYTES
+    if size > limit:
+        raise ValidationError(
+            _("Custom data holds at most %(limit)d bytes of JSON (this is %(size)d)."),
+            code="too_large",
+            params={"limit": limit, "size": size},
         )

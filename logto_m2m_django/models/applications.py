@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from oauth2_provider.settings import oauth2_settings
 
 from .._internal.compat import check_constraint
+from ._fields import validate_custom_data
 from .roles import Role
 
 
@@ -38,7 +39,16 @@ class M2MApplication(models.Model):
         _("enabled"), default=True, help_text=_("A disabled application gets no tokens (unauthorized_client).")
     )
     roles = models.ManyToManyField(Role, related_name="applications", blank=True, verbose_name=_("roles"))
-    custom_data = models.JSONField(_("custom data"), default=dict, blank=True)
+    custom_data = models.JSONField(
+        _("custom data"),
+        default=dict,
+        blank=True,
+        validators=[validate_custom_data],
+        help_text=_(
+            "A JSON object of your own (Logto's customData), e.g. the tenant and plan; "
+            "the custom claims hook receives it."
+        ),
+    )
     #: Logto application fields this package stores but does not act on
     #: (oidcClientMetadata, customClientMetadata, isThirdParty, ...), keyed by their Logto names.
     logto_metadata = models.JSONField(_("Logto metadata"), default=dict, blank=True, editable=False)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from django.http import HttpRequest
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauthlib.common import Request
 from oauthlib.oauth2 import BackendApplicationServer
+from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 from .. import tokens
+from ..claims import hook as claims_hook
 from ..conf import m2m_settings, on_reload
 from ..keys import key_store
 from .errors import IssuerNotConfiguredError
 from .validator import M2MOAuth2Validator, now, token_lifetime
+
+#: The Django request of the token request being answered (oauthlib's request does not carry it).
+_django_request: ContextVar[HttpRequest | None] = ContextVar("logto_m2m_token_request", default=None)
 
 
 def generate_access_token(request: Request) -> str:
@@ -30,16 +36,44 @@ def generate_access_token(request: Request) -> str:
         lifetime=grant.access_token_ttl,
         now=now(),
     )
-    hook = m2m_settings.EXTRA_CLAIMS
-    if hook is not None:
-        extra = hook(dict(claims), {"client_id": request.client.client_id, "resource": grant.indicator})
-        # The hook may add claims but not replace the ones RFC 9068 defines.
-        claims.update({k: v for k, v in (extra or {}).items() if k not in tokens.REQUIRED_CLAIMS and k != "scope"})
+    if claims_hook.is_configured():
+        _add_custom_claims(claims, request)
     return tokens.sign(claims, key_store.signing_material())
+
+
+def _add_custom_claims(claims: dict[str, Any], request: Request) -> None:
+    """The hook's claims (never replacing the token's own); its domain errors as OAuth errors."""
+    try:
+        extra, note = claims_hook.claims_for_token(claims, request.client.application)
+    except claims_hook.AccessDenied as exc:
+        # Logto answers a denial with access_denied, status 400 (RFC 6749 §5.2).
+        raise oauthlib_errors.AccessDeniedError(
+            description=exc.message or "Access denied by the custom claims hook."
+        ) from exc
+    except claims_hook.CustomClaimsError as exc:
+        _note(exc.reason and f"custom_claims:{exc.reason}")
+        # Logto's blockIssuanceOnError: invalid_request, "Custom claims script error: ...".
+        raise oauthlib_errors.InvalidRequestError(description=f"Custom claims script error: {exc.description}") from exc
+    claims.update(extra)
+    _note(note)
+
+
+def _note(note: str) -> None:
+    """Tell the activity log (through the Django request) that the hook did not run cleanly."""
+    django_request = _django_request.get()
+    if note and django_request is not None:
+        django_request.m2m_custom_claims_error = note  # type: ignore[attr-defined]
 
 
 class M2MOAuthLibCore(OAuthLibCore):
     """DOT's Django ↔ oauthlib bridge, fed with parameters the view has already checked."""
+
+    def create_token_response(self, request: HttpRequest) -> Any:
+        token = _django_request.set(request)
+        try:
+            return super().create_token_response(request)
+        finally:
+            _django_request.reset(token)
 
     def extract_body(self, request: HttpRequest) -> list[tuple[str, str]]:
         return request.m2m_params  # type: ignore[attr-defined,no-any-return]

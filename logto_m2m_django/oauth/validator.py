@@ -13,7 +13,7 @@ import base64
 import binascii
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
@@ -26,6 +26,8 @@ from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 from .. import grants
 from .._internal.prepared import PreparedValues
+from ..claims import context as claims_context
+from ..claims import hook as claims_hook
 from ..conf import m2m_settings
 from ..models import ApplicationSecret, M2MApplication
 from ..models._fields import indicator_problem
@@ -52,6 +54,8 @@ class AuthenticatedClient:
     client_type: str
     secret_id: int | None  # the named secret that matched; None for the default secret
     last_used_at: datetime | None
+    #: ``context.application`` for the custom-claims hook; None when no hook is configured.
+    application: dict[str, Any] | None = field(default=None, repr=False)
 
 
 class ClientCredentials:
@@ -123,11 +127,15 @@ def _plausible(value: str) -> bool:
     return len(value) <= _MAX_CREDENTIAL_LENGTH and _CONTROL_CHARACTER.search(value) is None
 
 
-def _client_query(client_id: str) -> Any:
+def _client_query(client_id: str, with_profile: bool = False) -> Any:
+    # With a custom-claims hook the same statement also reads what the hook receives (no extra query).
+    profile = claims_context.PROFILE_FIELDS if with_profile else ()
+    extra = {claims_context.ROLES_FIELD: claims_context.roles_expression()} if with_profile else {}
     return (
         get_application_model()
         .objects.filter(client_id=client_id)
         .values(
+            *profile,
             "pk",
             "client_id",
             "client_secret",
@@ -139,16 +147,20 @@ def _client_query(client_id: str) -> Any:
             "m2m__secrets__secret_hash",
             "m2m__secrets__expires_at",
             "m2m__secrets__last_used_at",
+            **extra,
         )
     )
 
 
 # Compiled once per thread: building and compiling this queryset cost a fifth of a token request.
 _prepared_client_query = PreparedValues(get_application_model, _client_query)
+_prepared_client_profile_query = PreparedValues(get_application_model, lambda v: _client_query(v, with_profile=True))
 
 
 def _load_client(client_id: str) -> list[dict[str, Any]]:
     """The application, its M2M record and its named secrets: one query, one row per secret."""
+    if claims_hook.is_configured():
+        return _prepared_client_profile_query(client_id)
     return _prepared_client_query(client_id)
 
 
@@ -187,6 +199,7 @@ def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
         client_type=app["client_type"],
         secret_id=None if default_ok else matched["m2m__secrets__id"],  # type: ignore[index]
         last_used_at=app["m2m__last_used_at"] if default_ok else matched["m2m__secrets__last_used_at"],  # type: ignore[index]
+        application=claims_context.application_from_row(app) if "m2m__custom_data" in app else None,
     )
 
 
