@@ -210,6 +210,13 @@ def _document_views() -> None:
     _doc(a.ApplicationSecretDetailView.delete, status=204)
     _doc(a.LegacySecretView.delete, response=ApplicationOut)
     _doc(
+        a.ApplicationCustomDataView.patch,
+        request=OpenApiTypes.OBJECT,
+        response=OpenApiTypes.OBJECT,
+        summary="Update application custom data",
+        description="Merges the body's top-level keys into the application's customData; answers the result.",
+    )
+    _doc(
         r.ResourceListView.get,
         response=ResourceWithScopesOut.__class__(**many),
         parameters=[*_PAGE, OpenApiParameter("includeScopes", OpenApiTypes.STR, enum=["true", "false"])],

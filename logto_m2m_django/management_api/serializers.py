@@ -12,7 +12,7 @@ from typing import Any
 from rest_framework import serializers
 
 from ..models import ApplicationSecret, M2MApplication, Resource, Role, Scope
-from ..models._fields import indicator_problem
+from ..models._fields import indicator_problem, validate_custom_data
 
 TENANT_ID = "default"
 APPLICATION_TYPES = ("Native", "SPA", "Traditional", "MachineToMachine", "Protected", "SAML")
@@ -163,11 +163,25 @@ class JSONObjectField(serializers.JSONField):
         return _object(data)
 
 
+class CustomDataField(JSONObjectField):
+    """``customData``: a JSON object of at most ``LOGTO_M2M["CUSTOM_DATA_MAX_BYTES"]``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [validate_custom_data])
+        super().__init__(**kwargs)
+
+
+def custom_data_patch(data: Any) -> dict[str, Any]:
+    """The body of ``PATCH /api/applications/{id}/custom-data``: a JSON object (400 otherwise, as Logto)."""
+    value: dict[str, Any] = CustomDataField().run_validation(data)
+    return value
+
+
 class ApplicationCreateSerializer(serializers.Serializer):
     name = TextField(min_length=1, max_length=256, trim_whitespace=False)
     type = serializers.ChoiceField(choices=APPLICATION_TYPES)
     description = TextField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
-    customData = JSONObjectField(required=False)  # noqa: N815 - Logto's field names
+    customData = CustomDataField(required=False)  # noqa: N815 - Logto's field names
     customClientMetadata = JSONObjectField(required=False)  # noqa: N815
     oidcClientMetadata = JSONObjectField(required=False)  # noqa: N815
     isThirdParty = StrictBooleanField(required=False)  # noqa: N815
@@ -177,7 +191,7 @@ class ApplicationCreateSerializer(serializers.Serializer):
 class ApplicationUpdateSerializer(serializers.Serializer):
     name = TextField(required=False, min_length=1, max_length=256, trim_whitespace=False)
     description = TextField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
-    customData = JSONObjectField(required=False)  # noqa: N815
+    customData = CustomDataField(required=False)  # noqa: N815
     customClientMetadata = JSONObjectField(required=False)  # noqa: N815
     oidcClientMetadata = JSONObjectField(required=False)  # noqa: N815
     appLevelAccessControlEnabled = StrictBooleanField(required=False)  # noqa: N815

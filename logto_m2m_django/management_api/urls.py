@@ -35,6 +35,11 @@ api_urlpatterns = [
         name="application-secret",
     ),
     path(
+        "applications/<str:application_id>/custom-data",
+        apps.ApplicationCustomDataView.as_view(),
+        name="application-custom-data",
+    ),
+    path(
         "applications/<str:application_id>/legacy-secret",
         apps.LegacySecretView.as_view(),
         name="application-legacy-secret",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
@@ -12,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ...models import ApplicationSecret, M2MApplication, Role, RoleType
+from ...models._fields import validate_custom_data
 from ...provisioning import add_secret
 from .. import serializers as s
 from ..builtin import MANAGEMENT_SCOPE, ensure_management_role, management_indicator
@@ -135,6 +137,22 @@ class ApplicationDetailView(ManagementView):
             m2m = get_application(application_id, lock=True)
             m2m.application.delete()  # the M2M record, its secrets and role links go with it
         return empty(HTTPStatus.NO_CONTENT)
+
+
+class ApplicationCustomDataView(ManagementView):
+    def patch(self, request: Request, application_id: str) -> Response:
+        """Merge the body's top-level keys into ``customData`` (Logto's jsonb merge); answer the result."""
+        patch = s.custom_data_patch(request.data)
+        with writing():
+            m2m = get_application(application_id, lock=True)
+            merged = {**(m2m.custom_data or {}), **patch}
+            try:
+                validate_custom_data(merged)  # the size limit holds for the merged object
+            except ValidationError as exc:
+                raise invalid_input(f"customData: {' '.join(exc.messages)}") from exc
+            m2m.custom_data = merged
+            m2m.save(update_fields=["custom_data"])
+        return Response(merged)
 
 
 def _m2m_roles(role_ids: list[str]) -> list[Role]:
