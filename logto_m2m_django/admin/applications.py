@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import ApplicationSecret, M2MApplication, Outcome, Role, TokenActivity
 from ..provisioning import add_secret, create_application, effective_permissions
 from ._common import has_codename, permissions_html, template
+from .claims_preview import application_preview_html
 from .credentials import one_time_response
 
 #: Attribute of the freshly created instance that carries its secret to ``response_add`` (same request only).
@@ -34,13 +35,21 @@ class M2MApplicationForm(forms.ModelForm):
 
     class Meta:
         model = M2MApplication
-        fields = ("description", "is_enabled", "roles")
-        widgets = {"description": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+        fields = ("description", "is_enabled", "roles", "custom_data")
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3, "cols": 60}),
+            "custom_data": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None and "name" in self.fields:
             self.fields["name"].initial = self.instance.application.name
+
+    def clean_custom_data(self) -> Any:
+        # An emptied field means no custom data ({}), not NULL.
+        value = self.cleaned_data.get("custom_data")
+        return {} if value is None or value == "" else value
 
 
 class SecretInline(admin.TabularInline):
@@ -164,13 +173,27 @@ class M2MApplicationAdmin(admin.ModelAdmin):
     def effective_permissions(self, obj: M2MApplication) -> SafeString:
         return permissions_html(effective_permissions(obj))
 
+    @admin.display(description=_("custom claims (dry run)"))
+    def custom_claims_preview(self, obj: M2MApplication) -> SafeString:
+        return application_preview_html(obj)
+
     # -- forms -----------------------------------------------------------------
 
     def get_fieldsets(self, request: HttpRequest, obj: M2MApplication | None = None) -> Any:
         if obj is None:
             return [(None, {"fields": ("name", "description", "roles")})]
         return [
-            (None, {"fields": ("name", "app_id", "description", "is_enabled", "roles")}),
+            (None, {"fields": ("name", "app_id", "description", "is_enabled", "roles", "custom_data")}),
+            (
+                _("Custom claims"),
+                {
+                    "fields": ("custom_claims_preview",),
+                    "description": _(
+                        "What the custom claims hook adds to this application's tokens, per API resource "
+                        "(a dry run with the saved custom data and roles)."
+                    ),
+                },
+            ),
             (
                 _("Effective permissions"),
                 {
@@ -184,7 +207,14 @@ class M2MApplicationAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: M2MApplication | None = None) -> Any:
         if obj is None:
             return ()
-        return ("app_id", "effective_permissions", "created_at", "last_token_column", "last_used_at")
+        return (
+            "app_id",
+            "effective_permissions",
+            "custom_claims_preview",
+            "created_at",
+            "last_token_column",
+            "last_used_at",
+        )
 
     def get_inlines(self, request: HttpRequest, obj: M2MApplication | None) -> Any:
         return self.inlines if obj is not None else ()

@@ -30,6 +30,7 @@ from ..conf import m2m_settings
 from ..keys import key_store
 from ..models import M2MApplication, Resource, SigningKey
 from ._common import admin_change_url, template
+from .claims_preview import Preview, token_preview
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 
@@ -71,6 +72,8 @@ class Report:
     verdict_status: str = FAIL
     application: M2MApplication | None = None
     times: list[tuple[str, str]] = field(default_factory=list)
+    #: What the custom claims hook would add for this token's application now (a dry run).
+    custom_claims: Preview | None = None
 
     def add(self, name: str, status: str, detail: str) -> None:
         self.checks.append(Check(name, status, detail))
@@ -132,6 +135,7 @@ def inspect_token(token: str, audience: str, required_scopes: list[str]) -> Repo
         report.application = (
             M2MApplication.objects.select_related("application").filter(application__client_id=client_id).first()
         )
+    report.custom_claims = token_preview(claims, report.application)
     # The verdict is the real validation code's, not a summary of the checks above.
     auds = _audiences(claims)
     try:
