@@ -125,6 +125,23 @@ def activity_log_toggle(on: bool) -> tuple[Callable[[], None], Callable[[], None
     return enter, leave
 
 
+def custom_claims_case(bench: Bench, per_round: int) -> Case:
+    """The token endpoint with LOGTO_M2M["CUSTOM_CLAIMS"] set (activity log as configured): the hook's
+    context comes with the client query, so the SQL is the same as without it."""
+    case = Case("token_claims", bench.post("/oidc/token", bench.token_body, bench.basic), per_round=per_round)
+    values = m2m_settings._values()
+    before = values.get("CUSTOM_CLAIMS")
+
+    def enter() -> None:
+        m2m_settings._values()["CUSTOM_CLAIMS"] = "bench.claims.tenant_claims"
+
+    def leave() -> None:
+        values["CUSTOM_CLAIMS"] = before
+
+    case.enter, case.leave = enter, leave
+    return case
+
+
 def raw_pyjwt_cases(bench: Bench, per_round: int) -> list[Case]:
     """PyJWT alone, with parsed key objects: the floor of signing and of verifying one token."""
     material = key_store.signing_material()
@@ -161,6 +178,7 @@ def build_cases(bench: Bench, per_round: int, rounds: int, *, scopes: bool, toke
         off = Case("token_nolog", bench.post("/oidc/token", bench.token_body, bench.basic), per_round=per_round)
         off.enter, off.leave = toggle
         cases.append(off)
+    cases.append(custom_claims_case(bench, per_round))
     if token_only:
         return cases
     cases.append(Case("dot_token", bench.post("/dot/token", bench.dot_body, bench.dot_basic), per_round=1))

@@ -10,6 +10,7 @@ ROWS = [
     ("bare_post", "bare DRF POST (floor)", None),
     ("token", "this package: POST /oidc/token, activity log on", "bare_post"),
     ("token_nolog", "this package: POST /oidc/token, activity log off", "bare_post"),
+    ("token_claims", "this package: POST /oidc/token, custom claims hook on", "bare_post"),
     ("dot_token", "DOT TokenView (secret hashed with PBKDF2)", "bare_post"),
     ("bare_get", "bare DRF GET (floor)", None),
     ("m2m_seen", "this package: GET, token seen before", "bare_get"),
@@ -148,7 +149,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             None if sj_seen is None or sj_first is None else (sj_seen >= 4 and sj_first <= 1.1),
         )
     )
-    for name, label, writes in (("token", "activity log on", 1), ("token_nolog", "activity log off", 0)):
+    for name, label, writes in (
+        ("token", "activity log on", 1),
+        ("token_nolog", "activity log off", 0),
+        ("token_claims", "custom claims hook on", 1),
+    ):
         if name not in cases:
             continue
         ratio = _div(m.get(name), m.get("bare_post"))
