@@ -88,6 +88,9 @@ OAUTH2_PROVIDER = {"CLIENT_SECRET_HASHER": "logto_m2m_hmac_sha256"}
 
 LOGTO_M2M = {
     "ISSUER": os.environ.get("LOGTO_M2M_ISSUER", "http://127.0.0.1:8000/oidc"),
+    # Each app's tenant and plan (its customData) in its tokens: see example_project/shop/claims.py.
+    "CUSTOM_CLAIMS": "example_project.shop.claims.token_claims",
+    "CUSTOM_CLAIMS_ENVIRONMENT": {"DEPLOYMENT": os.environ.get("DEPLOYMENT", "")},
 }
 
 REST_FRAMEWORK = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from oauth2_provider.models import get_application_model
@@ -18,7 +19,12 @@ from .secrets import generate_id, generate_secret, hash_secret
 
 @transaction.atomic
 def create_application(
-    name: str, *, description: str = "", roles: Iterable[Role] = (), client_id: str | None = None
+    name: str,
+    *,
+    description: str = "",
+    roles: Iterable[Role] = (),
+    client_id: str | None = None,
+    custom_data: dict[str, Any] | None = None,
 ) -> tuple[M2MApplication, str]:
     """A confidential client-credentials DOT application with its M2M record.
 
@@ -35,7 +41,7 @@ def create_application(
         hash_client_secret=True,
         redirect_uris="",
     )
-    m2m = M2MApplication.objects.create(application=application, description=description)
+    m2m = M2MApplication.objects.create(application=application, description=description, custom_data=custom_data or {})
     role_list = list(roles)
     if role_list:
         m2m.roles.set(role_list)

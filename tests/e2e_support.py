@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +38,8 @@ class ExampleServer:
     issuer: str
     demo: dict[str, Any]
     log: Path
+    #: The servers' environment, to run ``manage.py`` against the same database.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def client_id(self) -> str:
@@ -176,4 +178,4 @@ def example_server(workdir: Path, workers: int = 2) -> Iterator[ExampleServer]:
         manage(env, "migrate", "--noinput", "-v0")
         demo = json.loads(manage(env, "m2m", "demo", "--json").strip().splitlines()[-1])
         with serve(env, port, workdir, workers) as (base_url, log):
-            yield ExampleServer(base_url, env["LOGTO_M2M_ISSUER"], demo, log)
+            yield ExampleServer(base_url, env["LOGTO_M2M_ISSUER"], demo, log, env)

@@ -16,6 +16,8 @@ from ...provisioning import create_application, reset_default_secret
 
 DEMO_RESOURCE = "https://shopping.api"
 DEMO_SCOPES = {"read:products": "Read the product catalogue", "write:products": "Create and change products"}
+#: The demo app's customData: the example project's custom claims hook puts it in its tokens.
+DEMO_CUSTOM_DATA = {"tenantId": "demo-shop", "plan": "pro"}
 
 
 class Command(BaseCommand):
@@ -67,7 +69,9 @@ class Command(BaseCommand):
             role.scopes.add(scopes[0])
             app = M2MApplication.objects.select_related("application").filter(application__name="Order stats").first()
             if app is None:
-                app, secret = create_application("Order stats", description="Daily order statistics", roles=[role])
+                app, secret = create_application(
+                    "Order stats", description="Daily order statistics", roles=[role], custom_data=DEMO_CUSTOM_DATA
+                )
             else:
                 app.roles.add(role)
                 if not app.is_enabled:  # the printed secret must get a token
@@ -121,6 +125,10 @@ class Command(BaseCommand):
                 "  --data-urlencode 'resource=https://shopping.api' \\",
                 f"  --data-urlencode 'scope=read:products write:products' | {extract})",
                 f"curl --location --request GET '{base}/products' --header \"Authorization: Bearer $TOKEN\"",
+                "",
+                "# The token's claims (tenant_id and plan come from the app's customData, via the custom claims hook):",
+                'python3 -c \'import base64,json,sys; p=sys.argv[1].split(".")[1]; '
+                'print(json.dumps(json.loads(base64.urlsafe_b64decode(p+"==")), indent=2))\' "$TOKEN"',
                 "",
                 "# 3. Writing needs write:products, which 'Shop reader' lacks: 403 insufficient_scope",
                 f"curl -i --request POST '{base}/products' --header \"Authorization: Bearer $TOKEN\" \\",
