@@ -9,6 +9,7 @@ credentials (``context.application``: the application row without its secret), p
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -83,6 +84,7 @@ def application_from_model(m2m: M2MApplication) -> dict[str, Any]:
         "name": m2m.name,
         "description": m2m.description or None,
         "type": APPLICATION_TYPE,
-        "customData": dict(m2m.custom_data or {}),
+        # A copy: a hook that changes it must not change the admin form showing it.
+        "customData": copy.deepcopy(m2m.custom_data or {}),
         "roles": _roles(list(roles)),
     }
