@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_CACHE_SECONDS": 300,
     # Remote mode: timeout in seconds for connecting to and reading from the JWKS / discovery URL.
     "JWKS_TIMEOUT": 5,
-    # Deprecated alias of CUSTOM_CLAIMS (system check logto_m2m.W030): callable(claims, context) -> dict.
+    # Deprecated alias of CUSTOM_CLAIMS (system check logto_m2m.W040): callable(claims, context) -> dict.
     "EXTRA_CLAIMS": None,
     # Import path of the custom-claims hook, Logto's custom JWT for client credentials:
     # callable(*, token, context, environment_variables, api) -> dict of claims to add.

@@ -360,32 +360,32 @@ def check_ids(**m2m: Any) -> list[str]:
 
 
 def test_extra_claims_is_deprecated_with_a_system_check_warning():
-    assert "logto_m2m.W030" in check_ids(EXTRA_CLAIMS="tests.test_custom_claims.legacy_raising_hook")
-    assert "logto_m2m.W030" not in check_ids(CUSTOM_CLAIMS="tests.test_custom_claims.tenant_hook")
+    assert "logto_m2m.W040" in check_ids(EXTRA_CLAIMS="tests.test_custom_claims.legacy_raising_hook")
+    assert "logto_m2m.W040" not in check_ids(CUSTOM_CLAIMS="tests.test_custom_claims.tenant_hook")
 
 
 def test_both_hooks_set_warns_that_extra_claims_is_ignored(tenant, api_client):
     ids = check_ids(
         CUSTOM_CLAIMS="tests.test_custom_claims.tenant_hook", EXTRA_CLAIMS="tests.test_custom_claims.raising_hook"
     )
-    assert "logto_m2m.W031" in ids and "logto_m2m.W030" not in ids
+    assert "logto_m2m.W041" in ids and "logto_m2m.W040" not in ids
     with hooked(tenant_hook, EXTRA_CLAIMS=raising_hook):
         assert issue(api_client, tenant)["tenant_id"] == "acme"
 
 
 def test_an_unimportable_hook_is_a_system_check_error():
-    assert "logto_m2m.E030" in check_ids(CUSTOM_CLAIMS="tests.test_custom_claims.no_such_hook")
-    assert "logto_m2m.E030" in check_ids(CUSTOM_CLAIMS="nodots")
-    assert "logto_m2m.E030" in check_ids(EXTRA_CLAIMS=42)
+    assert "logto_m2m.E040" in check_ids(CUSTOM_CLAIMS="tests.test_custom_claims.no_such_hook")
+    assert "logto_m2m.E040" in check_ids(CUSTOM_CLAIMS="nodots")
+    assert "logto_m2m.E040" in check_ids(EXTRA_CLAIMS=42)
     assert check_ids(CUSTOM_CLAIMS="tests.test_custom_claims.tenant_hook") == []
 
 
 def test_a_bad_environment_is_a_system_check_error():
-    assert "logto_m2m.E031" in check_ids(CUSTOM_CLAIMS_ENVIRONMENT=["STAGE"])
-    assert "logto_m2m.E031" in check_ids(CUSTOM_CLAIMS_ENVIRONMENT={1: "x"})
+    assert "logto_m2m.E041" in check_ids(CUSTOM_CLAIMS_ENVIRONMENT=["STAGE"])
+    assert "logto_m2m.E041" in check_ids(CUSTOM_CLAIMS_ENVIRONMENT={1: "x"})
 
 
 def test_a_claims_limit_beyond_the_token_length_limit_warns():
     hook = "tests.test_custom_claims.tenant_hook"
-    assert "logto_m2m.W032" in check_ids(CUSTOM_CLAIMS=hook, CUSTOM_CLAIMS_MAX_BYTES=6000)
-    assert "logto_m2m.W032" not in check_ids(CUSTOM_CLAIMS=hook)
+    assert "logto_m2m.W042" in check_ids(CUSTOM_CLAIMS=hook, CUSTOM_CLAIMS_MAX_BYTES=6000)
+    assert "logto_m2m.W042" not in check_ids(CUSTOM_CLAIMS=hook)

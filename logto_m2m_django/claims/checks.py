@@ -20,10 +20,10 @@ def _import_problem(name: str) -> Error | None:
         return Error(
             f'LOGTO_M2M["{name}"] = {m2m_settings.get(name)!r} can\'t be imported: {exc}',
             hint='Give the dotted path of a function, e.g. "myproject.claims.token_claims".',
-            id="logto_m2m.E030",
+            id="logto_m2m.E040",
         )
     if hook is not None and not callable(hook):
-        return Error(f'LOGTO_M2M["{name}"] is not callable.', id="logto_m2m.E030")
+        return Error(f'LOGTO_M2M["{name}"] is not callable.', id="logto_m2m.E040")
     return None
 
 
@@ -40,7 +40,7 @@ def check_custom_claims(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             Warning(
                 'LOGTO_M2M["EXTRA_CLAIMS"] is ignored: LOGTO_M2M["CUSTOM_CLAIMS"] is set.',
                 hint='Remove "EXTRA_CLAIMS".',
-                id="logto_m2m.W031",
+                id="logto_m2m.W041",
             )
         )
     elif legacy:
@@ -50,7 +50,7 @@ def check_custom_claims(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 hint='Move the hook to LOGTO_M2M["CUSTOM_CLAIMS"]: it is called as hook(token=..., context=..., '
                 "environment_variables=..., api=...) and receives the application's name, customData and roles "
                 "(see the README's Custom claims section).",
-                id="logto_m2m.W030",
+                id="logto_m2m.W040",
             )
         )
     environment = m2m_settings.get("CUSTOM_CLAIMS_ENVIRONMENT")
@@ -61,7 +61,7 @@ def check_custom_claims(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             Error(
                 'LOGTO_M2M["CUSTOM_CLAIMS_ENVIRONMENT"] is not a dict with string keys.',
                 hint='e.g. {"PLAN_SERVICE_URL": os.environ["PLAN_SERVICE_URL"]}',
-                id="logto_m2m.E031",
+                id="logto_m2m.E041",
             )
         )
     longest = _TOKEN_OVERHEAD + m2m_settings.CUSTOM_CLAIMS_MAX_BYTES * 4 // 3
@@ -72,7 +72,7 @@ def check_custom_claims(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 f"to about {longest} characters, more than MAX_TOKEN_LENGTH ({m2m_settings.MAX_TOKEN_LENGTH}): "
                 "resource servers would refuse them.",
                 hint="Lower CUSTOM_CLAIMS_MAX_BYTES, or raise MAX_TOKEN_LENGTH on every resource server.",
-                id="logto_m2m.W032",
+                id="logto_m2m.W042",
             )
         )
     return problems

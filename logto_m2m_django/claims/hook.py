@@ -161,7 +161,7 @@ def evaluate(claims: Mapping[str, Any], application: Any, *, dry_run: bool = Fal
     (but BaseExceptions such as KeyboardInterrupt pass through)."""
     try:
         found = _hook()
-    except Exception as exc:  # a bad import path (system check logto_m2m.E030)
+    except Exception as exc:  # a bad import path (system check logto_m2m.E040)
         return Outcome(error="import", detail=f"the hook can't be imported ({exc})")
     if found is None:
         return None
