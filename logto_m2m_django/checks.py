@@ -177,3 +177,17 @@ def _proxy_problems(rates: dict[str, Any]) -> list[Any]:
             id="logto_m2m.W020",
         )
     ]
+
+
+@register()
+def check_activity_retention(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    value = m2m_settings.get("TOKEN_ACTIVITY_RETENTION_DAYS")
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+        return []
+    return [
+        Error(
+            f'LOGTO_M2M["TOKEN_ACTIVITY_RETENTION_DAYS"] = {value!r} is not a positive number of days.',
+            hint="Use e.g. 90, or None to keep the activity log forever.",
+            id="logto_m2m.E022",
+        )
+    ]
