@@ -39,7 +39,7 @@ import hashlib
 import hmac
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -225,7 +225,6 @@ class _Throttle:
     claimed: str = ""
     credentials_counted: bool = False
     retry_after: int = 0
-    limits: list[tuple[Rate, int]] = field(default_factory=list)
 
     def counter(self, kind: str, ident: str) -> tuple[Counter, Rate, int] | None:
         rate = self.rates.get(kind)
@@ -270,6 +269,7 @@ class _Throttle:
 
 
 def _throttled(retry_after: int) -> HttpResponse:
+    # RFC 6585 §4: 429 Too Many Requests, with Retry-After (RFC 9110 §10.2.3) in seconds.
     return error_response(
         THROTTLED_ERROR,
         "Too many token requests; retry after the time given in Retry-After.",
