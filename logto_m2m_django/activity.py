@@ -8,6 +8,11 @@ application is resolved inside the INSERT (a subquery on the client ID), so
 a request costs exactly one statement more, and nothing when
 ``LOGTO_M2M["TOKEN_ACTIVITY_LOG"]`` is False. Secrets are never recorded.
 A failure to record is logged and never changes the response.
+
+Growth is bounded: requests refused with 429 (and 405) write no row, a failed
+request's resource and scopes are cut to :data:`FAILED_TEXT_LIMIT` characters,
+and :func:`prune` (``manage.py m2m prune-activity``) deletes rows older than
+``LOGTO_M2M["TOKEN_ACTIVITY_RETENTION_DAYS"]``.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import binascii
 import ipaddress
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
 from django.db import connections, router, transaction
 from django.db.models import Subquery
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from .conf import m2m_settings
 from .models import M2MApplication, Outcome, TokenActivity
@@ -31,6 +38,10 @@ logger = logging.getLogger("logto_m2m_django.activity")
 
 #: Throttled requests are not recorded: a flood must not turn into as many writes.
 NOT_RECORDED_STATUSES = frozenset({405, 429})
+#: Characters kept of the resource and scopes a failed request sent (the caller's text, not ours).
+FAILED_TEXT_LIMIT = 100
+#: Rows deleted per statement by :func:`prune`.
+PRUNE_BATCH_SIZE = 1000
 
 
 def _field_length(name: str) -> int:
@@ -38,12 +49,18 @@ def _field_length(name: str) -> int:
     return int(field.max_length or 0)
 
 
-def _clean(value: Any, field: str) -> str:
-    """A printable string that fits the column (PostgreSQL refuses NUL characters)."""
+def _clean(value: Any, field: str, limit: int | None = None) -> str:
+    """A printable string that fits the column (PostgreSQL refuses NUL characters), cut to ``limit``.
+
+    A cut string ends with "…" so that the admin shows it was cut.
+    """
     if not isinstance(value, str):
         return ""
-    text = "".join(ch for ch in value if ch.isprintable())
-    return text[: _field_length(field)]
+    bound = min(limit or _field_length(field), _field_length(field))
+    text = "".join(ch for ch in value[: bound * 4] if ch.isprintable())
+    if len(text) > bound and limit is not None:
+        return text[: bound - 1] + "…"
+    return text[:bound]
 
 
 def _json(content: bytes) -> dict[str, Any]:
@@ -115,6 +132,8 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
         outcome, error = Outcome.FAILURE, body.get("error") or f"http_{status}"
     # The custom-claims hook failed (the token was issued without its claims, or refused).
     error = getattr(request, "m2m_custom_claims_error", None) or error
+    # What a failed request asked for is the caller's text, stored short; success rows hold what was granted.
+    limit = None if outcome == Outcome.SUCCESS else FAILED_TEXT_LIMIT
     client_id = _clean(client_id, "client_id")
     application_id = (
         Subquery(M2MApplication.objects.filter(application__client_id=client_id).values("pk")[:1])
@@ -124,8 +143,8 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
     return TokenActivity(
         application_id=application_id,
         client_id=client_id,
-        resource=_clean(resource, "resource"),
-        scopes=_clean(scopes, "scopes"),
+        resource=_clean(resource, "resource", limit),
+        scopes=_clean(scopes, "scopes", limit),
         outcome=outcome,
         error=_clean(error, "error"),
         status_code=status,
@@ -148,3 +167,28 @@ def record_token_request(request: HttpRequest, response: HttpResponse, *, client
             row.save(using=alias)
     except Exception:
         logger.exception("Could not record token activity (the token response is unaffected)")
+
+
+def prune(days: float, *, batch_size: int = PRUNE_BATCH_SIZE, dry_run: bool = False) -> int:
+    """Delete the rows older than ``days`` days, ``batch_size`` per statement; the number deleted.
+
+    Each batch is its own short transaction, so a large backlog never holds a long lock. With
+    ``dry_run`` nothing is deleted and the number that would be is returned.
+    """
+    if days <= 0 or batch_size < 1:
+        raise ValueError("days and batch_size must be positive")
+    old = TokenActivity.objects.filter(created_at__lt=timezone.now() - timedelta(days=days))
+    if dry_run:
+        return old.count()
+    alias = router.db_for_write(TokenActivity)
+    deleted = 0
+    while True:
+        # The oldest first, through the created_at index; deleting by primary key keeps each statement small.
+        batch = list(old.using(alias).order_by("created_at").values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        with transaction.atomic(using=alias):
+            count, _ = TokenActivity.objects.using(alias).filter(pk__in=batch).delete()
+        deleted += count
+        if len(batch) < batch_size:
+            return deleted

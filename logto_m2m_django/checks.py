@@ -154,4 +154,41 @@ def check_throttling(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="logto_m2m.E021",
             )
         )
+    problems.extend(_proxy_problems(rates))
     return problems
+
+
+#: Django settings that only make sense behind a reverse proxy.
+_PROXY_SETTINGS = ("SECURE_PROXY_SSL_HEADER", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT")
+
+
+def _proxy_problems(rates: dict[str, Any]) -> list[Any]:
+    """W020: the project says it runs behind a proxy, yet the address limits count the proxy's address."""
+    if not rates or m2m_settings.THROTTLE_NUM_PROXIES > 0:
+        return []
+    shown = [name for name in _PROXY_SETTINGS if getattr(settings, name, None)]
+    if not shown:
+        return []
+    return [
+        Warning(
+            f'LOGTO_M2M["THROTTLE_NUM_PROXIES"] is 0 while {", ".join(shown)} says requests come through a '
+            "reverse proxy: the token endpoint's address limits would count the proxy's address, so every "
+            "client would share one address's limits.",
+            hint="Set THROTTLE_NUM_PROXIES to the number of proxies that append to X-Forwarded-For.",
+            id="logto_m2m.W020",
+        )
+    ]
+
+
+@register()
+def check_activity_retention(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    value = m2m_settings.get("TOKEN_ACTIVITY_RETENTION_DAYS")
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+        return []
+    return [
+        Error(
+            f'LOGTO_M2M["TOKEN_ACTIVITY_RETENTION_DAYS"] = {value!r} is not a positive number of days.',
+            hint="Use e.g. 90, or None to keep the activity log forever.",
+            id="logto_m2m.E022",
+        )
+    ]

@@ -80,9 +80,13 @@ DEFAULTS: dict[str, Any] = {
     "MANAGEMENT_API_INDICATOR": "https://default.logto.app/api",
     # Record one TokenActivity row per token request (shown in the admin).
     "TOKEN_ACTIVITY_LOG": True,
+    # Days a TokenActivity row is kept; `manage.py m2m prune-activity` deletes older ones. None: forever.
+    "TOKEN_ACTIVITY_RETENTION_DAYS": 90,
     # Token endpoint rate limits ("N/second|minute|hour|day"), merged per key over these defaults;
     # a key set to None turns that limit off, THROTTLE_RATES = None turns throttling off.
-    "THROTTLE_RATES": {"client": "600/minute", "ip": "1200/minute", "failed": "20/minute"},
+    # client: requests presenting a client's credentials; ip: every request from an address;
+    # failed: failed authentications per (address, client ID); failed_ip: per address, any ID.
+    "THROTTLE_RATES": {"client": "600/minute", "ip": "1200/minute", "failed": "20/minute", "failed_ip": "100/minute"},
     # Cache alias holding the throttle counters (shared Redis in production).
     "THROTTLE_CACHE": "default",
     # Reverse proxies in front of Django: 0 = the client IP is REMOTE_ADDR; n = the n-th
@@ -248,8 +252,13 @@ class M2MSettings:
         return bool(self._values()["TOKEN_ACTIVITY_LOG"])
 
     @property
+    def TOKEN_ACTIVITY_RETENTION_DAYS(self) -> float | None:  # noqa: N802
+        value = self._values()["TOKEN_ACTIVITY_RETENTION_DAYS"]
+        return None if value is None else float(value)
+
+    @property
     def THROTTLE_RATES(self) -> dict[str, Any]:  # noqa: N802
-        """The enabled token endpoint limits by kind ("client", "ip", "failed"); empty when off."""
+        """The enabled token endpoint limits by kind ("client", "ip", "failed", "failed_ip"); empty when off."""
         value = self._values()["THROTTLE_RATES"]
         if not value:
             return {}

@@ -37,7 +37,7 @@ from tests.security.servers import Cluster, cluster  # noqa: E402
 
 RESOURCE = "https://shopping.api"
 # Far above what the run sends: the counters are kept in Redis, nothing is refused.
-RATES = {"client": "1000000/minute", "ip": "1000000/minute", "failed": "100000/minute"}
+RATES = {"client": "1000000/minute", "ip": "1000000/minute", "failed": "100000/minute", "failed_ip": "100000/minute"}
 #: HTTP statuses the token endpoint does not record in the activity log.
 NOT_RECORDED = {405, 429}
 

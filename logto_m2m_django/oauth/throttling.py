@@ -1,52 +1,62 @@
 """Rate limits of the token endpoint, held in Django's cache and shared by every process.
 
-Three fixed-window counters (``LOGTO_M2M["THROTTLE_RATES"]``):
+Four fixed-window counters (``LOGTO_M2M["THROTTLE_RATES"]``), built so that nobody can
+lock out a client they are not:
 
 ``client``
-    token requests per client ID (the ID the request claims, read before authentication);
+    a client's own budget: token requests that present its credentials. The counter is
+    keyed by the client ID *and* a keyed hash of the secret presented, so only a caller
+    holding the secret can spend it (an app calling with two secrets at once, during a
+    rotation, has one budget per secret);
 ``ip``
-    token requests per client IP address;
+    every token request from an address, malformed ones included, counted before the
+    body is read;
 ``failed``
-    failed client authentications (401 ``invalid_client``) per client IP address. It is
-    keyed by IP, not by client ID, so that nobody can lock a client out by sending wrong
-    secrets under its ID.
+    failed client authentications (401 ``invalid_client``) per (address, claimed client
+    ID): guessing under a client's ID blocks that ID at the guesser's address only;
+``failed_ip``
+    failed client authentications per address, whatever the ID: the ceiling, well above
+    one client's, that stops an address from guessing under many IDs.
 
-Cost: on Django's ``RedisCache`` the counters are incremented (and the failure counter
-read) in one pipelined round trip per request; a failed authentication adds one more
-round trip to count the failure. Other caches have no multi-increment: each counter then
-costs one ``incr`` call (plus an ``add`` when its window starts), three calls per request,
-which is free for the local-memory cache and one network round trip each for memcached.
+A request refused with 429 spends nothing but the ``ip`` count of its address: no
+client budget, no failure allowance.
 
-When the cache is unreachable the endpoint fails open: requests are served unthrottled, a
-warning is logged, and the cache is left alone for :data:`CACHE_RETRY_SECONDS` before the
-next attempt (so an outage does not add a connection timeout to every request).
+Cost: on Django's ``RedisCache`` a request with Basic credentials costs one pipelined
+round trip (``client_secret_post`` one more: its credentials are in the body, read only
+after the address check); a failed authentication adds the one that counts it, and a
+refused request the one that takes its client increment back. Other caches have no
+multi-key operations: each counter is one call, which is free for the local-memory cache
+and one network round trip each for memcached.
+
+When the cache is unreachable the endpoint fails open (requests are served unthrottled)
+through the shared circuit breaker of :mod:`logto_m2m_django._internal.sharedcache`:
+one warning per outage, the cache left alone for its retry period.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import BaseCache, caches
-from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse
 
+from .._internal.counters import Counter, Step, exchange, increment
 from ..conf import m2m_settings, on_reload
 from .errors import error_response
 from .validator import decode_basic
 
 logger = logging.getLogger("logto_m2m_django.throttling")
 
-#: Seconds the throttle leaves an unreachable cache alone before trying it again.
-CACHE_RETRY_SECONDS = 5.0
 #: The ``error`` code of a throttled request (429).
 THROTTLED_ERROR = "too_many_requests"
+#: The address of requests that arrive with an empty ``REMOTE_ADDR`` (a unix socket) and no
+#: trusted ``X-Forwarded-For``: they share one address's limits.
+UNIX_SOCKET_ADDRESS = "unix"
 
-_KINDS = ("client", "ip", "failed")
 _PERIODS = {
     "s": 1,
     "sec": 1,
@@ -59,7 +69,8 @@ _PERIODS = {
     "d": 86400,
     "day": 86400,
 }
-_IP_ATTR = "_logto_m2m_throttle_ip"
+_STATE_ATTR = "_logto_m2m_throttle"
+_IP_ATTR = "_logto_m2m_client_ip"
 #: Wall clock of the windows (tests replace it to freeze time).
 clock = time.time
 
@@ -99,6 +110,8 @@ def parse_rate(text: Any) -> Rate:
 
 
 _rates: dict[str, Rate] | None = None
+_credential_key: bytes | None = None
+_warned: set[str] = set()
 
 
 def configured_rates() -> dict[str, Rate]:
@@ -110,69 +123,87 @@ def configured_rates() -> dict[str, Rate]:
     return rates
 
 
-class _CacheHealth:
-    """Remembers a cache failure so that an outage is paid once per retry period, not per request."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.down_until = 0.0
-
-    def usable(self) -> bool:
-        return time.monotonic() >= self.down_until
-
-    def failed(self, exc: BaseException) -> None:
-        with self._lock:
-            first = self.usable()
-            self.down_until = time.monotonic() + CACHE_RETRY_SECONDS
-        if first:
-            logger.warning(
-                "Token endpoint throttling is off: the cache %r is unreachable (%s). Requests are served "
-                "without rate limits; the cache is tried again in %.0f s.",
-                m2m_settings.THROTTLE_CACHE,
-                type(exc).__name__,
-                CACHE_RETRY_SECONDS,
-            )
-
-    def reset(self) -> None:
-        self.down_until = 0.0
-
-
-health = _CacheHealth()
-
-
 @on_reload
 def reset() -> None:
-    """Forget parsed rates and a remembered cache outage (settings changed)."""
-    global _rates
+    """Forget parsed rates, the credential key and the one-time warnings (settings changed)."""
+    global _rates, _credential_key
     _rates = None
-    health.reset()
+    _credential_key = None
+    _warned.clear()
+
+
+def _warn_once(topic: str, message: str) -> None:
+    if topic not in _warned:
+        _warned.add(topic)
+        logger.warning(message)
 
 
 # -- who is asking -------------------------------------------------------------
 
 
 def client_ip(request: HttpRequest) -> str:
-    """``REMOTE_ADDR``, or with ``THROTTLE_NUM_PROXIES`` = n the n-th ``X-Forwarded-For`` entry from the right."""
+    """The address the limits count (worked out once per request).
+
+    ``REMOTE_ADDR``; with ``THROTTLE_NUM_PROXIES`` = n, the n-th ``X-Forwarded-For`` entry
+    from the right (the one the outermost trusted proxy added). An empty ``REMOTE_ADDR``
+    (a unix socket) counts as the one address :data:`UNIX_SOCKET_ADDRESS`, so the address
+    limits still hold, shared by every client; a warning says to set ``THROTTLE_NUM_PROXIES``.
+    """
+    known = getattr(request, _IP_ATTR, None)
+    if known is not None:
+        return str(known)
     proxies = m2m_settings.THROTTLE_NUM_PROXIES
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR") or "")
+    ip = ""
     if proxies > 0:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
-            return hops[-min(proxies, len(hops))][:64]
-    return str(request.META.get("REMOTE_ADDR") or "")[:64]
+            ip = hops[-min(proxies, len(hops))][:64]
+    elif forwarded:
+        _warn_once(
+            "forwarded",
+            'A token request arrived with X-Forwarded-For while LOGTO_M2M["THROTTLE_NUM_PROXIES"] is 0: '
+            "the header is ignored and the address limits count REMOTE_ADDR. Behind a reverse proxy every "
+            "client then shares the proxy's address; set THROTTLE_NUM_PROXIES to the number of proxies.",
+        )
+    if not ip:
+        ip = str(request.META.get("REMOTE_ADDR") or "")[:64]
+    if not ip:
+        _warn_once(
+            "unix",
+            "A token request arrived with an empty REMOTE_ADDR (a unix socket): every such request counts as "
+            f'the one address "{UNIX_SOCKET_ADDRESS}" for the address limits. Behind a proxy on a unix socket '
+            'set LOGTO_M2M["THROTTLE_NUM_PROXIES"] so that each client is counted by its own address.',
+        )
+        ip = UNIX_SOCKET_ADDRESS
+    setattr(request, _IP_ATTR, ip)
+    return ip
 
 
-def claimed_client_id(request: HttpRequest, params: list[tuple[str, str]]) -> str:
-    """The client ID the request names (Basic header or body), unverified; "" when none."""
-    header = request.META.get("HTTP_AUTHORIZATION") or ""
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() == "basic":
-        decoded = decode_basic(value)
-        return decoded[0] if decoded else ""
-    for key, param in params:
-        if key == "client_id":
-            return param
-    return ""
+def _credentials_from_header(request: HttpRequest) -> tuple[str, str] | None:
+    """``(claimed client ID, secret)`` of a Basic header; ``("", "")`` for another or malformed one."""
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is None:
+        return None
+    scheme, _, value = str(header).strip().partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    return decode_basic(value) or ("", "")
+
+
+def _credential_digest(client_id: str, secret: str) -> str:
+    """A keyed hash of the credentials presented: the key of the client's own budget.
+
+    Keyed (HMAC-SHA-256 under a key derived from the secret-hash key) so that the cache
+    holds nothing from which a secret could be guessed offline.
+    """
+    global _credential_key
+    key = _credential_key
+    if key is None:
+        material = m2m_settings.SECRET_HASH_KEYS[0].encode("utf-8", "surrogatepass")
+        key = _credential_key = hashlib.sha256(b"logto_m2m_django.throttle\x00" + material).digest()
+    message = f"{client_id}\x00{secret}".encode("utf-8", "surrogatepass")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def _key(kind: str, ident: str, rate: Rate, index: int) -> str:
@@ -181,95 +212,64 @@ def _key(kind: str, ident: str, rate: Rate, index: int) -> str:
     return f"logto_m2m:throttle:{kind}:{rate.period}:{index}:{digest}"
 
 
-# -- the counters --------------------------------------------------------------
+# -- the decision --------------------------------------------------------------
 
 
-def _redis_client(cache: BaseCache) -> Any | None:
-    if isinstance(cache, RedisCache):
-        return cache._cache.get_client(write=True)
-    return None
+@dataclass
+class _Throttle:
+    """What one request's throttling has established so far (kept on the request)."""
 
+    rates: dict[str, Rate]
+    now: float
+    ip: str
+    claimed: str = ""
+    credentials_counted: bool = False
+    retry_after: int = 0
 
-def _round_trip(cache: BaseCache, increments: list[tuple[str, int]], reads: list[str]) -> list[int]:
-    """Increment ``increments`` (key, ttl) and read ``reads``; the values, in that order."""
-    client = _redis_client(cache)
-    if client is not None:
-        pipe = client.pipeline(transaction=False)
-        for key, ttl in increments:
-            full = cache.make_key(key)
-            pipe.incr(full)
-            pipe.expire(full, ttl)
-        for key in reads:
-            pipe.get(cache.make_key(key))
-        replies = pipe.execute()
-        counted = [int(replies[2 * i]) for i in range(len(increments))]
-        return counted + [int(v or 0) for v in replies[2 * len(increments) :]]
-    values = [_generic_incr(cache, key, ttl) for key, ttl in increments]
-    for key in reads:
-        value = cache.get(key)
-        values.append(int(value) if isinstance(value, int) else 0)
-    return values
-
-
-def _generic_incr(cache: BaseCache, key: str, ttl: int) -> int:
-    try:
-        return int(cache.incr(key))
-    except ValueError:
-        # The window's first request: create the counter (another process may win the race).
-        if cache.add(key, 1, ttl):
-            return 1
-        return int(cache.incr(key))
-
-
-def _counters(increments: list[tuple[str, int]], reads: list[str]) -> list[int] | None:
-    if not health.usable():
-        return None
-    try:
-        return _round_trip(caches[m2m_settings.THROTTLE_CACHE], increments, reads)
-    except Exception as exc:  # any cache backend error: fail open, documented in the module docstring
-        health.failed(exc)
-        return None
-
-
-def check(request: HttpRequest) -> HttpResponse | None:
-    """Count this token request; a 429 response when a limit is exceeded, else None.
-
-    Call after the parameters were read into ``request.m2m_params``.
-    """
-    rates = configured_rates()
-    if not rates:
-        return None
-    now = clock()
-    ip = client_ip(request)
-    setattr(request, _IP_ATTR, ip)
-    increments: list[tuple[str, int]] = []
-    counted: list[tuple[Rate, int]] = []
-    for kind, ident in (("client", claimed_client_id(request, getattr(request, "m2m_params", []))), ("ip", ip)):
-        rate = rates.get(kind)
+    def counter(self, kind: str, ident: str) -> tuple[Counter, Rate, int] | None:
+        rate = self.rates.get(kind)
         if rate is None or not ident:
-            continue
-        index, left = rate.window(now)
-        increments.append((_key(kind, ident, rate, index), rate.period + 1))
-        counted.append((rate, left))
-    reads: list[str] = []
-    failed = rates.get("failed")
-    failed_left = 0
-    if failed is not None and ip:
-        index, failed_left = failed.window(now)
-        reads.append(_key("failed", ip, failed, index))
-    if not increments and not reads:
-        return None
-    values = _counters(increments, reads)
-    if values is None:
-        return None
-    retry_after = 0
-    for (rate, left), value in zip(counted, values, strict=False):
-        if value > rate.limit:
-            retry_after = max(retry_after, left)
-    if reads and failed is not None and values[-1] >= failed.limit:
-        retry_after = max(retry_after, failed_left)
-    if not retry_after:
-        return None
+            return None
+        index, left = rate.window(self.now)
+        return Counter(_key(kind, ident, rate, index), rate.period + 1), rate, left
+
+    def run(self, increments: list[str], reads: list[str], client: tuple[str, str] | None) -> HttpResponse | None:
+        """Count (kinds in ``increments``), read (kinds in ``reads``) and then spend the client's budget.
+
+        ``ip`` and ``failed_ip`` are keyed by the address, ``failed`` by (address, claimed ID).
+        """
+        idents = {"ip": self.ip, "failed_ip": self.ip, "failed": f"{self.ip}\x00{self.claimed}" if self.claimed else ""}
+        first_incr = [c for c in (self.counter(kind, idents[kind]) for kind in increments) if c]
+        first_read = [c for c in (self.counter(kind, idents[kind]) for kind in reads) if c]
+        own = self.counter("client", _credential_digest(*client)) if client and client[0] else None
+        if not first_incr and not first_read and own is None:
+            return None
+        # Increments are over the limit past it; reads (failures already counted) at it.
+        checks = [(rate, left, rate.limit + 1) for _c, rate, left in first_incr]
+        checks += [(rate, left, rate.limit) for _c, rate, left in first_read]
+
+        def refused(values: list[int]) -> bool:
+            return any(value >= bound for (_r, _l, bound), value in zip(checks, values, strict=True))
+
+        result = exchange(
+            m2m_settings.THROTTLE_CACHE,
+            Step([c for c, _r, _l in first_incr], [c.key for c, _r, _l in first_read]),
+            Step([own[0]] if own else []),
+            refused,
+        )
+        if result is None:  # the cache is unavailable: fail open
+            return None
+        values, spent = result
+        for (_rate, left, bound), value in zip(checks, values, strict=True):
+            if value >= bound:
+                self.retry_after = max(self.retry_after, left)
+        if own is not None and spent and spent[0] > own[1].limit:
+            self.retry_after = max(self.retry_after, own[2])
+        return _throttled(self.retry_after) if self.retry_after else None
+
+
+def _throttled(retry_after: int) -> HttpResponse:
+    # RFC 6585 §4: 429 Too Many Requests, with Retry-After (RFC 9110 §10.2.3) in seconds.
     return error_response(
         THROTTLED_ERROR,
         "Too many token requests; retry after the time given in Retry-After.",
@@ -278,13 +278,46 @@ def check(request: HttpRequest) -> HttpResponse | None:
     )
 
 
+def check_request(request: HttpRequest) -> HttpResponse | None:
+    """Before the body is read: count the address, check its failures; a 429 response, or None.
+
+    With Basic credentials this also checks the (address, client) failures and spends the
+    client's own budget, all in the same round trip.
+    """
+    rates = configured_rates()
+    if not rates:
+        return None
+    state = _Throttle(rates, clock(), client_ip(request))
+    setattr(request, _STATE_ATTR, state)
+    credentials = _credentials_from_header(request)
+    reads = ["failed_ip"]
+    if credentials is not None:
+        state.claimed = credentials[0]
+        state.credentials_counted = True
+        reads.append("failed")
+    return state.run(["ip"], reads, credentials)
+
+
+def check_credentials(request: HttpRequest, params: list[tuple[str, str]]) -> HttpResponse | None:
+    """After the body is read: the same for ``client_secret_post`` credentials (RFC 6749 §2.3.1)."""
+    state: _Throttle | None = getattr(request, _STATE_ATTR, None)
+    if state is None or state.credentials_counted:
+        return None
+    found = dict(params)
+    client_id, secret = found.get("client_id", ""), found.get("client_secret", "")
+    if not client_id:
+        return None
+    state.claimed = client_id
+    state.credentials_counted = True
+    return state.run([], ["failed"], (client_id, secret) if secret else None)
+
+
 def record_failure(request: HttpRequest) -> None:
-    """Count a failed client authentication (401 ``invalid_client``) against the caller's IP."""
-    failed = configured_rates().get("failed")
-    ip = getattr(request, _IP_ATTR, None)
-    if ip is None:
-        ip = client_ip(request)
-    if failed is None or not ip:
+    """Count a failed client authentication (401 ``invalid_client``): per (address, ID) and per address."""
+    state: _Throttle | None = getattr(request, _STATE_ATTR, None)
+    if state is None:
         return
-    index, _left = failed.window(clock())
-    _counters([(_key("failed", ip, failed, index), failed.period + 1)], [])
+    state.now = clock()
+    idents = [("failed", f"{state.ip}\x00{state.claimed}" if state.claimed else ""), ("failed_ip", state.ip)]
+    counters = [c[0] for c in (state.counter(kind, ident) for kind, ident in idents) if c]
+    increment(m2m_settings.THROTTLE_CACHE, counters)

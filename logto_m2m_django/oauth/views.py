@@ -158,11 +158,17 @@ class TokenView(APIView):
 
     def post(self, request: Request) -> HttpResponse:
         django_request = request._request
+        # The address limit comes first: a limited address makes the endpoint read no body and
+        # write no activity row (429s are not recorded), malformed requests included.
+        limited = throttling.check_request(django_request)
+        if limited is not None:
+            return limited
         try:
-            django_request.m2m_params = extract_params(django_request)  # type: ignore[attr-defined]
+            params = extract_params(django_request)
         except BadTokenRequestError as exc:
             return error_response(exc.error, exc.description, exc.status)
-        limited = throttling.check(django_request)
+        django_request.m2m_params = params  # type: ignore[attr-defined]
+        limited = throttling.check_credentials(django_request, params)
         if limited is not None:
             return limited
         try:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from tests.e2e_support import free_port, manage, scratch_database
 
@@ -30,6 +31,27 @@ SETTINGS = "tests.security.server_settings"
 COMMAND_TIMEOUT = 120
 START_TIMEOUT = 30
 STOP_TIMEOUT = 10
+
+
+class SourceAddressAdapter(HTTPAdapter):
+    """Connects from a given local address: 127.0.0.2, 127.0.0.3... stand in for other machines."""
+
+    def __init__(self, source: str, **kwargs: Any) -> None:
+        self.source = source
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(source: str) -> requests.Session:
+    """A requests session whose connections come from ``source`` (a loopback address)."""
+    session = requests.Session()
+    adapter = SourceAddressAdapter(source)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 @dataclass

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
 
+from logto_m2m_django._internal import counters, sharedcache
 from logto_m2m_django.conf import m2m_settings
 from logto_m2m_django.oauth import throttling
 from logto_m2m_django.provisioning import create_application
@@ -20,6 +21,8 @@ from tests.conftest import FORM, SHOP
 
 pytestmark = pytest.mark.django_db
 
+#: The defaults documented in the README's Settings reference.
+SHIPPED_RATES = {"client": "600/minute", "ip": "1200/minute", "failed": "20/minute", "failed_ip": "100/minute"}
 BODY = urlencode({"grant_type": "client_credentials", "resource": SHOP})
 
 
@@ -45,12 +48,14 @@ def throttle(settings: Any, clock: Clock) -> Iterator[Callable[..., None]]:
     """Turn throttling on with the given rates (others off)."""
 
     def _set(**rates: Any) -> None:
-        merged = {"client": None, "ip": None, "failed": None, **rates}
+        merged = {"client": None, "ip": None, "failed": None, "failed_ip": None, **rates}
         settings.LOGTO_M2M = {**settings.LOGTO_M2M, "THROTTLE_RATES": merged}
 
     throttling.reset()
+    sharedcache.breaker.reset()
     yield _set
     throttling.reset()
+    sharedcache.breaker.reset()
 
 
 def _ip() -> str:
@@ -122,15 +127,15 @@ def test_per_ip_limit(shop, throttle, post):
     assert post(shop.basic(), _ip()).status_code == HTTPStatus.OK
 
 
-def test_failed_authentication_limit_blocks_the_ip(shop, throttle, post):
-    throttle(failed="3/minute", client="100/minute", ip="100/minute")
+def test_failed_authentication_ceiling_blocks_the_address(shop, throttle, post):
+    throttle(failed_ip="3/minute", failed="100/minute", client="100/minute", ip="100/minute")
     ip = _ip()
     wrong = [shop.basic(secret="wrong"), shop.basic(client_id="unknown-app", secret="x"), "Basic !!!"]
     for authorization in wrong:
         response = post(authorization, ip)
         assert response.status_code == HTTPStatus.UNAUTHORIZED
         assert response.json()["error"] == "invalid_client"
-    # The IP is now blocked, even with the right secret ...
+    # The address is now blocked, even with the right secret ...
     assert_throttled(post(shop.basic(), ip), 60)
     # ... but the client is not locked out from elsewhere.
     assert post(shop.basic(), _ip()).status_code == HTTPStatus.OK
@@ -182,7 +187,9 @@ def test_throttling_off_touches_no_cache(shop, settings, post, monkeypatch):
     def no_cache(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the cache was used with throttling off")
 
-    monkeypatch.setattr(throttling, "_round_trip", no_cache)
+    monkeypatch.setattr(counters, "exchange", no_cache)
+    monkeypatch.setattr(throttling, "exchange", no_cache)
+    monkeypatch.setattr(throttling, "increment", no_cache)
     ip = _ip()
     for _ in range(3):
         assert post(shop.basic(), ip).status_code == HTTPStatus.OK
@@ -191,9 +198,9 @@ def test_throttling_off_touches_no_cache(shop, settings, post, monkeypatch):
 
 def test_rates_merge_over_the_defaults(settings):
     settings.LOGTO_M2M = {**settings.LOGTO_M2M, "THROTTLE_RATES": {"failed": "5/minute", "ip": None}}
-    assert m2m_settings.THROTTLE_RATES == {"client": "600/minute", "failed": "5/minute"}
+    assert m2m_settings.THROTTLE_RATES == {"client": "600/minute", "failed": "5/minute", "failed_ip": "100/minute"}
     settings.LOGTO_M2M = {k: v for k, v in settings.LOGTO_M2M.items() if k != "THROTTLE_RATES"}
-    assert set(m2m_settings.THROTTLE_RATES) == {"client", "ip", "failed"}
+    assert m2m_settings.THROTTLE_RATES == SHIPPED_RATES
 
 
 @pytest.mark.parametrize(
@@ -254,34 +261,37 @@ def test_unreachable_cache_fails_open_with_one_warning(shop, throttle, post, set
     location = backend.get("LOCATION", "").format(port=_dead_port())
     settings.CACHES = {**settings.CACHES, "throttle": {**backend, "LOCATION": location}}
     settings.LOGTO_M2M = {**settings.LOGTO_M2M, "THROTTLE_CACHE": "throttle"}
-    caplog.set_level(logging.WARNING, logger="logto_m2m_django.throttling")
+    caplog.set_level(logging.WARNING, logger="logto_m2m_django.cache")
     ip = _ip()
     # Over every limit, yet served: the counters can't be kept, so nothing is refused.
     for _ in range(3):
         assert post(shop.basic(), ip).status_code == HTTPStatus.OK
     for _ in range(2):
         assert post(shop.basic(secret="wrong"), ip).status_code == HTTPStatus.UNAUTHORIZED
-    warnings = [r for r in caplog.records if r.name == "logto_m2m_django.throttling"]
+    warnings = [r for r in caplog.records if r.name == "logto_m2m_django.cache"]
     assert len(warnings) == 1
-    assert "unreachable" in warnings[0].getMessage()
+    assert "unreachable" in warnings[0].getMessage() and "Throttling is off" in warnings[0].getMessage()
     assert shop.secret not in caplog.text
 
 
 def test_throttling_resumes_when_the_cache_returns(shop, throttle, post, monkeypatch):
     throttle(client="1/minute")
-    real = throttling._round_trip
+    real = counters._generic_exchange
 
     def down(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("cache server gone")
 
-    monkeypatch.setattr(throttling, "_round_trip", down)
+    monkeypatch.setattr(counters, "_generic_exchange", down)
+    monkeypatch.setattr(counters, "_redis_client", lambda cache: None)
+    now = [1000.0]
+    monkeypatch.setattr(sharedcache, "clock", lambda: now[0])
     ip = _ip()
     assert post(shop.basic(), ip).status_code == HTTPStatus.OK
-    monkeypatch.setattr(throttling, "_round_trip", real)
-    # Within the retry period the cache is left alone ...
+    monkeypatch.setattr(counters, "_generic_exchange", real)
+    # Within the breaker's retry period the cache is left alone ...
     assert post(shop.basic(), ip).status_code == HTTPStatus.OK
     # ... and used again once it is over.
-    monkeypatch.setattr(throttling.health, "down_until", 0.0)
+    now[0] += sharedcache.RETRY_SECONDS
     assert post(shop.basic(), ip).status_code == HTTPStatus.OK
     assert_throttled(post(shop.basic(), ip), 60)
 
@@ -319,6 +329,11 @@ def test_redis_counters_take_one_round_trip(shop, throttle, post, monkeypatch, s
     # A failed authentication adds the one write that counts it.
     assert post(shop.basic(secret="wrong"), ip).status_code == HTTPStatus.UNAUTHORIZED
     assert trips == ["pipeline", "pipeline"]
+    trips.clear()
+    # client_secret_post: its credentials are in the body, read after the address was counted.
+    body = BODY + "&" + urlencode({"client_id": shop.client_id, "client_secret": shop.secret})
+    assert post(None, ip, body).status_code == HTTPStatus.OK
+    assert trips == ["pipeline", "pipeline"]
 
 
 @pytest.mark.parametrize(
@@ -344,3 +359,178 @@ def test_throttled_request_costs_no_query(shop, throttle, post, django_assert_nu
     assert post(shop.basic(), ip).status_code == HTTPStatus.OK
     with django_assert_num_queries(0):
         assert_throttled(post(shop.basic(), ip), 60)
+
+
+# -- nobody can lock out a client they are not ------------------------------------------------
+
+
+def test_wrong_secrets_under_a_client_id_do_not_spend_its_budget(shop, throttle, post):
+    throttle(client="3/minute", failed="5/minute")
+    attacker, home = _ip(), _ip()
+    answers = [post(shop.basic(secret=f"guess-{i}"), attacker).status_code for i in range(12)]
+    assert answers == [HTTPStatus.UNAUTHORIZED] * 5 + [HTTPStatus.TOO_MANY_REQUESTS] * 7
+    # The client's own budget is whole: three tokens, then its own limit.
+    for _ in range(3):
+        assert post(shop.basic(), home).status_code == HTTPStatus.OK
+    assert_throttled(post(shop.basic(), home), 60)
+
+
+def test_requests_refused_with_429_count_nowhere_else(shop, throttle, post):
+    throttle(client="3/minute", ip="2/minute")
+    crowded, home = _ip(), _ip()
+    assert post(shop.basic(), crowded).status_code == HTTPStatus.OK
+    assert post(shop.basic(), crowded).status_code == HTTPStatus.OK
+    for _ in range(5):
+        assert_throttled(post(shop.basic(), crowded), 60)
+    # The five refused requests did not spend the client's budget: one token is left.
+    assert post(shop.basic(), home).status_code == HTTPStatus.OK
+    assert_throttled(post(shop.basic(), home), 60)
+
+
+def test_failures_are_limited_per_address_and_client(shop, throttle, post):
+    throttle(failed="3/minute", failed_ip="6/minute")
+    other, other_secret = create_application("Other app", roles=[shop.role])
+    ip = _ip()
+    for _ in range(3):
+        assert post(shop.basic(secret="wrong"), ip).status_code == HTTPStatus.UNAUTHORIZED
+    # That (address, client ID) pair has used its failures, even with the right secret ...
+    assert_throttled(post(shop.basic(), ip), 60)
+    assert_throttled(post(shop.basic(secret="wrong"), ip), 60)
+    # ... while another client at the same address is served, and the same client elsewhere.
+    assert post(shop.basic(other.client_id, other_secret), ip).status_code == HTTPStatus.OK
+    assert post(shop.basic(), _ip()).status_code == HTTPStatus.OK
+    # The address-wide ceiling: three more failures under other IDs (the refused ones above did not count).
+    for i in range(3):
+        assert post(shop.basic(client_id=f"guess-{i}", secret="x"), ip).status_code == HTTPStatus.UNAUTHORIZED
+    assert_throttled(post(shop.basic(other.client_id, other_secret), ip), 60)
+    assert post(shop.basic(other.client_id, other_secret), _ip()).status_code == HTTPStatus.OK
+
+
+def test_failures_without_credentials_count_against_the_address(shop, throttle, post):
+    throttle(failed="100/minute", failed_ip="2/minute")
+    ip = _ip()
+    assert post(None, ip).status_code == HTTPStatus.UNAUTHORIZED
+    assert post("Basic !!!", ip).status_code == HTTPStatus.UNAUTHORIZED
+    assert_throttled(post(shop.basic(), ip), 60)
+
+
+def test_twenty_five_failures_of_one_client_leave_its_neighbours_alone(shop, throttle, post):
+    throttle(**SHIPPED_RATES)
+    other, other_secret = create_application("Other app", roles=[shop.role])
+    nat = _ip()
+    answers = [post(shop.basic(secret="wrong"), nat).status_code for _ in range(25)]
+    assert answers.count(HTTPStatus.UNAUTHORIZED) == 20
+    assert answers[20:] == [HTTPStatus.TOO_MANY_REQUESTS] * 5
+    assert post(shop.basic(other.client_id, other_secret), nat).status_code == HTTPStatus.OK
+
+
+# -- malformed requests -------------------------------------------------------------------------
+
+
+MALFORMED: list[dict[str, Any]] = [
+    {"path": "/oidc/token?grant_type=client_credentials"},
+    {"body": "grant_type=%zz"},
+    {"body": b"grant_type=\xff\xfe"},
+    {"content_type": "text/plain"},
+    {"body": "x=" + "a" * 20_000},
+]
+
+
+def _malformed(api_client: Any, ip: str, index: int) -> Any:
+    case = MALFORMED[index % len(MALFORMED)]
+    return api_client.post(
+        case.get("path", "/oidc/token"),
+        case.get("body", BODY),
+        content_type=case.get("content_type", FORM),
+        REMOTE_ADDR=ip,
+    )
+
+
+def test_malformed_requests_count_against_the_address(shop, throttle, post, api_client):
+    throttle(ip="5/minute")
+    ip = _ip()
+    statuses = [_malformed(api_client, ip, i).status_code for i in range(5)]
+    assert statuses == [400, 400, 400, 400, 413]
+    assert_throttled(post(shop.basic(), ip), 60)
+
+
+def test_a_limited_address_sending_malformed_requests_writes_no_rows(shop, throttle, post, api_client):
+    from logto_m2m_django.models import TokenActivity
+
+    throttle(ip="2/minute")
+    ip = _ip()
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+    rows = TokenActivity.objects.count()
+    for i in range(400):
+        assert_throttled(_malformed(api_client, ip, i), 60)
+    assert TokenActivity.objects.count() == rows
+
+
+def test_malformed_requests_are_refused_before_the_body_is_read(shop, throttle, post, api_client, monkeypatch):
+    from logto_m2m_django.oauth import views
+
+    throttle(ip="1/minute")
+    ip = _ip()
+    assert post(shop.basic(), ip).status_code == HTTPStatus.OK
+
+    def no_parsing(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the body of a request from a limited address was read")
+
+    monkeypatch.setattr(views, "extract_params", no_parsing)
+    assert_throttled(_malformed(api_client, ip, 1), 60)
+
+
+# -- which address ------------------------------------------------------------------------------
+
+
+def test_unix_socket_requests_share_one_address_and_warn_once(shop, throttle, post, caplog):
+    throttle(ip="2/minute")
+    caplog.set_level(logging.WARNING, logger="logto_m2m_django.throttling")
+    assert post(shop.basic(), "").status_code == HTTPStatus.OK
+    assert post(shop.basic(), "").status_code == HTTPStatus.OK
+    assert_throttled(post(shop.basic(), ""), 60)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "logto_m2m_django.throttling"]
+    assert len(warnings) == 1
+    assert "THROTTLE_NUM_PROXIES" in warnings[0]
+
+
+def test_forwarded_for_without_proxies_warns_once(shop, throttle, post, caplog):
+    throttle(ip="100/minute")
+    caplog.set_level(logging.WARNING, logger="logto_m2m_django.throttling")
+    for _ in range(3):
+        assert post(shop.basic(), _ip(), HTTP_X_FORWARDED_FOR=_ip()).status_code == HTTPStatus.OK
+    warnings = [r.getMessage() for r in caplog.records if r.name == "logto_m2m_django.throttling"]
+    assert len(warnings) == 1
+    assert "X-Forwarded-For" in warnings[0] and "THROTTLE_NUM_PROXIES" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("django_settings", "num_proxies", "ids"),
+    [
+        ({"SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")}, 0, ["logto_m2m.W020"]),
+        ({"USE_X_FORWARDED_HOST": True}, 0, ["logto_m2m.W020"]),
+        ({"USE_X_FORWARDED_PORT": True}, 0, ["logto_m2m.W020"]),
+        ({"SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")}, 1, []),
+        ({}, 0, []),
+    ],
+)
+def test_system_check_warns_of_a_proxy_with_no_proxies_counted(settings, django_settings, num_proxies, ids):
+    from logto_m2m_django.checks import check_throttling
+
+    for name, value in django_settings.items():
+        setattr(settings, name, value)
+    settings.LOGTO_M2M = {
+        **settings.LOGTO_M2M,
+        "THROTTLE_RATES": {"ip": "10/minute"},
+        "THROTTLE_NUM_PROXIES": num_proxies,
+    }
+    assert [problem.id for problem in check_throttling()] == ids
+
+
+def test_no_proxy_warning_with_throttling_off(settings):
+    from logto_m2m_django.checks import check_throttling
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.LOGTO_M2M = {**settings.LOGTO_M2M, "THROTTLE_RATES": None}
+    assert check_throttling() == []

@@ -1,13 +1,15 @@
 """Throttling held in Redis across two gunicorn instances on different ports.
 
 A burst from one client, spread over both instances, is limited as a whole; failed
-authentications from one IP add up across instances too. Also: two ``Authorization``
-headers sent over the wire are refused.
+authentications from one address add up across instances too. Also: two ``Authorization``
+headers sent over the wire are refused. Each test uses a client or a source address of its
+own, so that any of them can run alone.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
@@ -15,14 +17,20 @@ from typing import Any
 import pytest
 import requests
 
-from tests.security.servers import Cluster, cluster
+from tests.security.servers import Cluster, cluster, session_from
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 CLIENT_LIMIT = 6
 FAILED_LIMIT = 4
+FAILED_IP_LIMIT = 8
 # Day-long windows: a burst of a few seconds never straddles two of them (but at midnight UTC).
-RATES = {"client": f"{CLIENT_LIMIT}/day", "ip": None, "failed": f"{FAILED_LIMIT}/day"}
+RATES = {
+    "client": f"{CLIENT_LIMIT}/day",
+    "ip": None,
+    "failed": f"{FAILED_LIMIT}/day",
+    "failed_ip": f"{FAILED_IP_LIMIT}/day",
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +39,18 @@ def servers() -> Iterator[Cluster]:
         yield running
 
 
-def _token(servers: Cluster, index: int, secret: str | None = None, client_id: str | None = None) -> requests.Response:
-    return requests.post(
+def _token(
+    servers: Cluster,
+    index: int,
+    secret: str | None = None,
+    client_id: str | None = None,
+    *,
+    session: Any = requests,
+    data: dict[str, str] | None = None,
+) -> requests.Response:
+    return session.post(
         servers.url(index, "/oidc/token"),
-        data={"grant_type": "client_credentials", "resource": "https://shopping.api", "scope": "read:products"},
+        data=data or {"grant_type": "client_credentials", "resource": "https://shopping.api", "scope": "read:products"},
         auth=(client_id or servers.demo["client_id"], secret or servers.demo["client_secret"]),
         timeout=10,
     )
@@ -67,13 +83,17 @@ def test_two_authorization_headers_over_the_wire_are_refused(servers):
 
 
 def test_burst_from_one_client_is_limited_across_instances(servers):
-    # The previous test used one token request of the budget.
-    answers: list[Any] = [_token(servers, i) for i in range(2 * CLIENT_LIMIT)]
+    # A client of its own (m2m bootstrap in another process): its budget is whole whatever ran before.
+    app = json.loads(servers.manage("m2m", "bootstrap", "--json", "--name", "Burst"))
+    data = {"grant_type": "client_credentials", "resource": app["resource"], "scope": "all"}
+    answers: list[Any] = [
+        _token(servers, i, app["client_secret"], app["client_id"], data=data) for i in range(2 * CLIENT_LIMIT)
+    ]
     served = [r for r in answers if r.status_code == HTTPStatus.OK]
     refused = [r for r in answers if r.status_code == HTTPStatus.TOO_MANY_REQUESTS]
     # Per-process counters would have served CLIENT_LIMIT on each instance.
-    assert len(served) == CLIENT_LIMIT - 1, [r.status_code for r in answers]
-    assert len(refused) == CLIENT_LIMIT + 1
+    assert len(served) == CLIENT_LIMIT, [r.status_code for r in answers]
+    assert len(refused) == CLIENT_LIMIT
     for response in refused:
         _assert_throttled(response)
     # Both instances refused some of them.
@@ -82,11 +102,18 @@ def test_burst_from_one_client_is_limited_across_instances(servers):
 
 
 def test_failed_authentications_add_up_across_instances(servers):
-    # Guessing under client IDs that have not used their own budget (the demo app's is spent).
-    guesses = [_token(servers, i, secret="wrong", client_id=f"guess-{i}") for i in range(FAILED_LIMIT)]
+    guesser = session_from("127.0.0.6")  # an address of its own
+    guesses = [_token(servers, i, "wrong", "guessed-app", session=guesser) for i in range(FAILED_LIMIT)]
     assert [r.status_code for r in guesses] == [HTTPStatus.UNAUTHORIZED] * FAILED_LIMIT
     assert all(r.json()["error"] == "invalid_client" for r in guesses)
-    # The IP has used its failures: both instances now refuse it, whatever it sends.
+    # That (address, client ID) pair has used its failures on both instances together ...
     for index in (0, 1):
-        _assert_throttled(_token(servers, index, secret="wrong", client_id=f"other-{index}"))
+        _assert_throttled(_token(servers, index, "wrong", "guessed-app", session=guesser))
+    # ... and the address's ceiling is shared too: four more under other IDs reach it.
+    others = [_token(servers, i, "wrong", f"other-{i}", session=guesser) for i in range(FAILED_IP_LIMIT - FAILED_LIMIT)]
+    assert [r.status_code for r in others] == [HTTPStatus.UNAUTHORIZED] * (FAILED_IP_LIMIT - FAILED_LIMIT)
+    for index in (0, 1):
+        _assert_throttled(_token(servers, index, session=guesser))
+    # Nobody else is affected: the demo client from another address is served.
+    assert _token(servers, 0, session=session_from("127.0.0.7")).status_code == HTTPStatus.OK
     assert "Traceback" not in servers.log_tail(200)

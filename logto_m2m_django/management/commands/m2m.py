@@ -1,4 +1,4 @@
-"""``manage.py m2m <subcommand>``: demo, rotate-keys, keys."""
+"""``manage.py m2m <subcommand>``: demo, rotate-keys, keys, bootstrap, prune-activity."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from ...activity import PRUNE_BATCH_SIZE, prune
 from ...conf import SUPPORTED_ALGORITHMS, m2m_settings
 from ...keys import KeyStoreError, key_store
 from ...models import M2MApplication, Resource, Role, Scope, SigningKey
@@ -44,6 +45,13 @@ class Command(BaseCommand):
         )
         bootstrap.add_argument("--name", default="Management API client", help="Name of the new application.")
         bootstrap.add_argument("--json", action="store_true", help="Print one JSON object.")
+        prune = sub.add_parser(
+            "prune-activity",
+            help="Delete token activity rows older than TOKEN_ACTIVITY_RETENTION_DAYS (run it daily).",
+        )
+        prune.add_argument("--days", type=float, default=None, help="Keep this many days instead of the setting.")
+        prune.add_argument("--dry-run", action="store_true", help="Count the rows, delete nothing.")
+        prune.add_argument("--batch-size", type=int, default=PRUNE_BATCH_SIZE, help="Rows deleted per statement.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["subcommand"] == "bootstrap":
@@ -51,7 +59,12 @@ class Command(BaseCommand):
 
             run_bootstrap(self, **options)
             return
-        handler = {"demo": self.demo, "rotate-keys": self.rotate_keys, "keys": self.list_keys}[options["subcommand"]]
+        handler = {
+            "demo": self.demo,
+            "rotate-keys": self.rotate_keys,
+            "keys": self.list_keys,
+            "prune-activity": self.prune_activity,
+        }[options["subcommand"]]
         handler(**options)
 
     # -- demo ----------------------------------------------------------------
@@ -158,3 +171,23 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{key.get_status_display():9} {key.algorithm:6} {key.kid}  {key.created_at:%Y-%m-%d %H:%M}"
             )
+
+    # -- activity log ----------------------------------------------------------
+
+    def prune_activity(self, **options: Any) -> None:
+        days = options.get("days")
+        if days is None:
+            days = m2m_settings.TOKEN_ACTIVITY_RETENTION_DAYS
+            if days is None:
+                self.stdout.write(
+                    'LOGTO_M2M["TOKEN_ACTIVITY_RETENTION_DAYS"] is None: the activity log is kept forever, '
+                    "nothing deleted (pass --days N to prune anyway)."
+                )
+                return
+        if days <= 0:
+            raise CommandError("--days must be a positive number of days.")
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        count = prune(days, batch_size=options["batch_size"], dry_run=options["dry_run"])
+        verb = "Would delete" if options["dry_run"] else "Deleted"
+        self.stdout.write(f"{verb} {count} token activity rows older than {days:g} days.")
