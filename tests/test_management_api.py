@@ -308,17 +308,7 @@ def test_secrets_create_rename_delete(api: APIClient) -> None:
     assert api.delete(f"{url}/a%2Fb%0Ac").status_code == HTTPStatus.NO_CONTENT
 
 
-def test_legacy_secret_moves_into_a_named_secret(api: APIClient) -> None:
-    m2m, secret = create_application("Made in the admin")  # DOT's own secret: Logto's legacy secret
-    url = f"/api/applications/{m2m.client_id}/legacy-secret"
-    response = api.delete(url)
-    assert response.status_code == HTTPStatus.OK
-    assert response.json()["id"] == m2m.client_id and "secret" not in response.json()
-    assert list(ApplicationSecret.objects.filter(application=m2m).values_list("name", flat=True)) == ["Legacy secret"]
-    _token(APIClient(), m2m.client_id, secret, scope="")  # the old value still works
-    second = api.delete(url)
-    assert second.status_code == HTTPStatus.BAD_REQUEST
-    assert second.json()["code"] == "application.no_legacy_secret_found"
+# The legacy secret's deletion (it revokes the value): tests/test_revocation.py.
 
 
 # -- resources and scopes ---------------------------------------------------------

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import ApplicationSecret, M2MApplication, Outcome, Role, TokenActivity
 from ..provisioning import add_secret, create_application, effective_permissions
+from ..provisioning import revoke_default_secret as revoke_secret
 from ._common import has_codename, permissions_html, template
 from .credentials import one_time_response
 
@@ -109,7 +110,7 @@ class M2MApplicationAdmin(admin.ModelAdmin):
     search_fields = ("application__name", "application__client_id", "description")
     filter_horizontal = ("roles",)
     inlines = (SecretInline,)
-    actions = ("disable", "enable")
+    actions = ("disable", "enable", "revoke_default_secret")
 
     # -- queries ---------------------------------------------------------------
 
@@ -292,3 +293,17 @@ class M2MApplicationAdmin(admin.ModelAdmin):
         else:
             text = _("%(count)d application(s) disabled: their token requests now get unauthorized_client.")
         self.message_user(request, text % {"count": len(apps)}, messages.SUCCESS)
+
+    @admin.action(
+        description=_("Revoke the default (legacy) secret of the selected applications"), permissions=("change",)
+    )
+    def revoke_default_secret(self, request: HttpRequest, queryset: QuerySet[M2MApplication]) -> None:
+        revoked = [app for app in queryset.select_related("application") if revoke_secret(app)]
+        for app in revoked:
+            self.log_change(request, app, [{"deleted": {"name": str(_("default secret")), "object": app.name}}])
+        self.message_user(
+            request,
+            _("%(count)d application(s): the default secret was revoked; named secrets keep working.")
+            % {"count": len(revoked)},
+            messages.SUCCESS,
+        )
