@@ -60,9 +60,7 @@ def revoke_default_secret(m2m: M2MApplication) -> bool:
     secret relies on that (Logto replaces it with an internal value nobody knows). Named secrets stay.
     """
     application_model = get_application_model()
-    application = application_model.objects.select_for_update().only("pk", "client_secret").get(
-        pk=m2m.application_id
-    )
+    application = application_model.objects.select_for_update().only("pk", "client_secret").get(pk=m2m.application_id)
     if not application.client_secret:
         return False
     # update() skips DOT's ClientSecretField.pre_save, which would hash the empty string;

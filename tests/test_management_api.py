@@ -14,8 +14,7 @@ from rest_framework.test import APIClient
 
 from logto_m2m_django.management_api.builtin import ensure_management_role
 from logto_m2m_django.management_api.services import create_m2m_application
-from logto_m2m_django.models import ApplicationSecret, M2MApplication, Resource, Role, RoleType, Scope
-from logto_m2m_django.provisioning import create_application
+from logto_m2m_django.models import M2MApplication, Resource, Role, RoleType, Scope
 
 MGMT = "https://default.logto.app/api"
 FORM = "application/x-www-form-urlencoded"

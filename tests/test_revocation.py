@@ -95,7 +95,7 @@ def test_admin_action_revokes_the_default_secret(admin_client: Any) -> None:
 def test_revoke_default_secret_action_needs_change_permission(client: Any) -> None:
     from tests.admin_support import VIEW_ALL, staff_user
 
-    m2m, secret = create_application("Made in the admin")
+    m2m, _ = create_application("Made in the admin")
     client.force_login(staff_user("viewer", *VIEW_ALL))
     client.post(f"{ADMIN}/m2mapplication/", {"action": "revoke_default_secret", "_selected_action": [m2m.pk]})
     m2m.application.refresh_from_db()
