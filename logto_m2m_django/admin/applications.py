@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, F, ManyToManyField, OuterRef, Prefetch, QuerySet, Subquery
 from django.forms import ModelMultipleChoiceField
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
@@ -23,7 +23,15 @@ from django.utils.translation import gettext_lazy as _
 from ..models import ApplicationSecret, M2MApplication, Outcome, Role, TokenActivity
 from ..provisioning import add_secret, create_application, effective_permissions
 from ..provisioning import revoke_default_secret as revoke_secret
-from ._common import has_codename, permissions_html, template
+from ._common import (
+    MANAGEMENT_API_DENIED,
+    admin_change_url,
+    has_codename,
+    management_roles,
+    may_manage_management_api,
+    permissions_html,
+    template,
+)
 from .credentials import one_time_response
 
 #: Attribute of the freshly created instance that carries its secret to ``response_add`` (same request only).
@@ -38,10 +46,23 @@ class M2MApplicationForm(forms.ModelForm):
         fields = ("description", "is_enabled", "roles")
         widgets = {"description": forms.Textarea(attrs={"rows": 3, "cols": 60})}
 
+    #: Set by M2MApplicationAdmin.get_form for the requesting user.
+    may_grant_management_api = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None and "name" in self.fields:
             self.fields["name"].initial = self.instance.application.name
+
+    def clean_roles(self) -> Any:
+        roles = self.cleaned_data.get("roles")
+        if roles is None or self.may_grant_management_api:
+            return roles
+        held = set(self.instance.roles.values_list("pk", flat=True)) if self.instance.pk is not None else set()
+        added = {role.pk for role in roles} - held
+        if added and management_roles().filter(pk__in=added).exists():
+            raise forms.ValidationError(MANAGEMENT_API_DENIED, code="management_api_permission")
+        return roles
 
 
 class SecretInline(admin.TabularInline):
@@ -187,6 +208,27 @@ class M2MApplicationAdmin(admin.ModelAdmin):
             return ()
         return ("app_id", "effective_permissions", "created_at", "last_token_column", "last_used_at")
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.may_grant_management_api = may_manage_management_api(request)  # a class made for this request
+        return form
+
+    def _may_add_secret(self, request: HttpRequest, obj: M2MApplication) -> bool:
+        # A secret of an application holding the Management API is a credential for scope `all`.
+        if not self.has_change_permission(request, obj):
+            return False
+        return may_manage_management_api(request) or not management_roles().filter(applications=obj).exists()
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        obj = self.get_object(request, unquote(object_id))
+        extra = {
+            "may_add_secret": obj is not None and self._may_add_secret(request, obj),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
     def get_inlines(self, request: HttpRequest, obj: M2MApplication | None) -> Any:
         return self.inlines if obj is not None else ()
 
@@ -256,6 +298,9 @@ class M2MApplicationAdmin(admin.ModelAdmin):
             raise Http404(_("No such application."))
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
+        if not self._may_add_secret(request, obj):
+            self.message_user(request, MANAGEMENT_API_DENIED, messages.ERROR)
+            return HttpResponseRedirect(admin_change_url(obj))
         form = SecretForm(request.POST or None, application=obj)
         if request.method == "POST" and form.is_valid():
             try:
