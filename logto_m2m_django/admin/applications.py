@@ -210,7 +210,7 @@ class M2MApplicationAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
-        form.may_grant_management_api = may_manage_management_api(request)  # a class made for this request
+        form.may_grant_management_api = may_manage_management_api(request)  # type: ignore[attr-defined]
         return form
 
     def _may_add_secret(self, request: HttpRequest, obj: M2MApplication) -> bool:

@@ -77,7 +77,7 @@ class RoleAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
-        form.may_grant_management_api = may_manage_management_api(request)  # a class made for this request
+        form.may_grant_management_api = may_manage_management_api(request)  # type: ignore[attr-defined]
         return form
 
     def get_fieldsets(self, request: HttpRequest, obj: Role | None = None) -> Any:
