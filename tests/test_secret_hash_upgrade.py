@@ -72,3 +72,20 @@ def test_check_runs_with_the_database_checks(shop, capsys):
     get_application_model().objects.filter(pk=shop.app.pk).update(client_secret=slow_hash(shop.secret))
     call_command("check", "--database", "default", "--tag", "database")
     assert "logto_m2m.W030" in capsys.readouterr().err
+
+
+def test_check_passes_before_the_tables_exist(tmp_path):
+    """`migrate` runs the database checks on an empty database before it creates the tables."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e_support import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(DJANGO_SETTINGS_MODULE="example_project.settings", DATABASE_URL=f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
