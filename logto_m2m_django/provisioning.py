@@ -58,6 +58,24 @@ def reset_default_secret(m2m: M2MApplication) -> str:
     return secret
 
 
+@transaction.atomic
+def revoke_default_secret(m2m: M2MApplication) -> bool:
+    """Delete DOT's own secret (Logto's legacy secret): its value stops working on the next token request.
+
+    Returns False when the application has none. Nothing of it is kept: an operator deleting a leaked
+    secret relies on that (Logto replaces it with an internal value nobody knows). Named secrets stay.
+    """
+    application_model = get_application_model()
+    application = application_model.objects.select_for_update().only("pk", "client_secret").get(pk=m2m.application_id)
+    if not application.client_secret:
+        return False
+    # update() skips DOT's ClientSecretField.pre_save, which would hash the empty string;
+    # an empty hash matches no secret (see oauth.validator.authenticate).
+    application_model.objects.filter(pk=application.pk).update(client_secret="")
+    m2m.application.client_secret = ""
+    return True
+
+
 def add_secret(m2m: M2MApplication, name: str, expires_at: datetime | None = None) -> tuple[ApplicationSecret, str]:
     """A named secret (Logto's application secret); returns it and its value (shown once)."""
     secret = generate_secret()

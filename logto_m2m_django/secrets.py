@@ -98,6 +98,30 @@ def verify_secret(secret: str, encoded: str) -> bool:
     return ok
 
 
+#: Every authentication checks at least this many hashes (the default secret and two named secrets, enough
+#: to rotate without downtime), padding with :data:`DUMMY_HASH`, so that the number of HMACs does not tell
+#: an unknown client ID from a known one. An application with more named secrets costs one HMAC (about a
+#: microsecond) more per extra secret.
+MIN_HASHES_CHECKED = 3
+
+
+def is_fast_hash(encoded: str) -> bool:
+    """True for this module's HMAC hashes and for "no secret"; False for a slow password hasher's."""
+    return not encoded or encoded.startswith(ALGORITHM + "$")
+
+
+def verify_each(secret: str, hashes: list[str]) -> list[bool]:
+    """``secret`` checked against every hash (an empty one never matches), padded to the same work.
+
+    Every hash is checked, match or not, and empty slots and the padding up to :data:`MIN_HASHES_CHECKED`
+    are checked against :data:`DUMMY_HASH`: the count of HMACs depends only on ``len(hashes)``.
+    """
+    results = [verify_secret(secret, encoded or DUMMY_HASH) and bool(encoded) for encoded in hashes]
+    for _slot in range(MIN_HASHES_CHECKED - len(hashes)):
+        verify_secret(secret, DUMMY_HASH)
+    return results
+
+
 class HMACSecretHasher(BasePasswordHasher):
     """Django password hasher for server-generated client secrets (not for user passwords)."""
 

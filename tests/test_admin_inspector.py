@@ -139,4 +139,6 @@ def test_staff_only(client, admin_client, access_token, db):
     assert anonymous.status_code == HTTPStatus.FOUND and "/login/" in anonymous["Location"]
     staff = staff_user("nobody-special")
     client.force_login(staff)
+    assert client.get(URL).status_code == HTTPStatus.FORBIDDEN  # staff without the permission
+    client.force_login(staff_user("inspector", "use_token_inspector"))
     assert client.get(URL).status_code == HTTPStatus.OK

@@ -162,20 +162,22 @@ def management(db):
     return resource
 
 
-def test_management_resource_is_read_only(admin_client, management):
+def test_management_resource_is_read_only_but_its_lifetime(admin_client, management):
     url = f"{CHANGELIST}{management.pk}/change/"
     page = admin_client.get(url).content.decode()
-    assert "can't be changed or deleted" in page
+    assert "only its access-token lifetime can be changed" in page
     assert 'name="name"' not in page
     assert 'name="scopes-0-name"' not in page
     assert "/delete/" not in page
-    response = admin_client.post(url, {"name": "Renamed", "access_token_ttl": "60"})
-    assert response.status_code == HTTPStatus.FORBIDDEN
+    response = admin_client.post(
+        url, {"name": "Renamed", "access_token_ttl": "60", "scopes-TOTAL_FORMS": "0", "scopes-INITIAL_FORMS": "0"}
+    )
+    assert response.status_code == HTTPStatus.FOUND
     assert admin_client.post(f"{CHANGELIST}{management.pk}/delete/", {"post": "yes"}).status_code == (
         HTTPStatus.FORBIDDEN
     )
     management.refresh_from_db()
-    assert management.name == "Logto Management API"
+    assert management.name == "Logto Management API" and management.access_token_ttl == 60
 
 
 def test_management_resource_survives_bulk_delete(admin_client, management, shop):

@@ -127,7 +127,9 @@ def test_discovery_without_issuer_is_a_json_server_error(api_client):
 
 def test_discovery_runs_no_query(api_client, django_assert_num_queries):
     with django_assert_num_queries(0):
-        api_client.get(DISCOVERY_URLS[0])
+        response = api_client.get(DISCOVERY_URLS[0])
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["token_endpoint"].endswith("/token")
 
 
 @pytest.mark.parametrize("url", DISCOVERY_URLS)

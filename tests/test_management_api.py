@@ -14,8 +14,7 @@ from rest_framework.test import APIClient
 
 from logto_m2m_django.management_api.builtin import ensure_management_role
 from logto_m2m_django.management_api.services import create_m2m_application
-from logto_m2m_django.models import ApplicationSecret, M2MApplication, Resource, Role, RoleType, Scope
-from logto_m2m_django.provisioning import create_application
+from logto_m2m_django.models import M2MApplication, Resource, Role, RoleType, Scope
 
 MGMT = "https://default.logto.app/api"
 FORM = "application/x-www-form-urlencoded"
@@ -308,17 +307,7 @@ def test_secrets_create_rename_delete(api: APIClient) -> None:
     assert api.delete(f"{url}/a%2Fb%0Ac").status_code == HTTPStatus.NO_CONTENT
 
 
-def test_legacy_secret_moves_into_a_named_secret(api: APIClient) -> None:
-    m2m, secret = create_application("Made in the admin")  # DOT's own secret: Logto's legacy secret
-    url = f"/api/applications/{m2m.client_id}/legacy-secret"
-    response = api.delete(url)
-    assert response.status_code == HTTPStatus.OK
-    assert response.json()["id"] == m2m.client_id and "secret" not in response.json()
-    assert list(ApplicationSecret.objects.filter(application=m2m).values_list("name", flat=True)) == ["Legacy secret"]
-    _token(APIClient(), m2m.client_id, secret, scope="")  # the old value still works
-    second = api.delete(url)
-    assert second.status_code == HTTPStatus.BAD_REQUEST
-    assert second.json()["code"] == "application.no_legacy_secret_found"
+# The legacy secret's deletion (it revokes the value): tests/test_revocation.py.
 
 
 # -- resources and scopes ---------------------------------------------------------
@@ -554,7 +543,9 @@ def test_unsupported_search_is_400(api: APIClient, query: str) -> None:
 
 def test_nul_in_the_url_is_400(api: APIClient) -> None:
     assert api.get("/api/roles?excludeApplicationId=a%00b").status_code == HTTPStatus.BAD_REQUEST
-    assert api.get("/api/roles/a%00b").status_code in (HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND)
+    response = api.get("/api/roles/a%00b")
+    assert response.status_code == HTTPStatus.BAD_REQUEST  # refused before any lookup, like the query string
+    assert response.json()["code"] == "guard.invalid_input"
 
 
 # -- bootstrap and schema -----------------------------------------------------------

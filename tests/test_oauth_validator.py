@@ -112,21 +112,37 @@ def test_authenticate_wrong_secret_and_unknown_client_return_none(app):
     assert v.authenticate(v.ClientCredentials("unknown", secret, via_basic=True)) is None
 
 
-def test_unknown_client_costs_one_hash_check_like_a_wrong_secret(app, monkeypatch):
+@pytest.mark.parametrize("named", [0, 1, 2])
+def test_unknown_client_costs_the_hash_checks_of_a_wrong_secret(app, monkeypatch, named):
+    from logto_m2m_django import secrets as secrets_module
+
     m2m, secret = app
+    for n in range(named):
+        add_secret(m2m, f"named {n}")
     checks = []
-    real = v.verify_secret
+    real = secrets_module.verify_secret
 
     def counting(value, encoded):
         checks.append(encoded)
         return real(value, encoded)
 
-    monkeypatch.setattr(v, "verify_secret", counting)
+    monkeypatch.setattr(secrets_module, "verify_secret", counting)
     v.authenticate(v.ClientCredentials("unknown", secret, via_basic=True))
     unknown = len(checks)
     checks.clear()
     v.authenticate(v.ClientCredentials(m2m.client_id, "wrong", via_basic=True))
-    assert unknown == len(checks) == 1
+    assert unknown == len(checks) == secrets_module.MIN_HASHES_CHECKED
+
+
+def test_unknown_client_reads_rows_of_the_same_shape(app, django_assert_num_queries):
+    m2m, _ = app
+    add_secret(m2m, "named")
+    with django_assert_num_queries(1):
+        known = v._load_client(m2m.client_id)
+    with django_assert_num_queries(1):
+        unknown = v._load_client("0" + m2m.client_id)
+    assert [sorted(row) for row in unknown] == [sorted(row) for row in known]
+    assert len(unknown) == len(known) == 1  # the only application stands in for the unknown ID
 
 
 @pytest.mark.parametrize(

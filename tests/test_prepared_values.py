@@ -48,10 +48,13 @@ def test_an_unknown_value_gives_no_row(query: PreparedValues) -> None:
 def test_one_query_per_call_and_one_compilation(query: PreparedValues, django_assert_num_queries: Any) -> None:
     m2m, _ = create_application("Order stats")
     with mock.patch.object(SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql) as compiled:
+        with django_assert_num_queries(1):
+            assert query(m2m.client_id)[0]["client_id"] == m2m.client_id
+        first = compiled.call_count  # the query and its subqueries (the unknown-ID stand-in)
         for _ in range(3):
             with django_assert_num_queries(1):
                 assert query(m2m.client_id)[0]["client_id"] == m2m.client_id
-    assert compiled.call_count == 1
+    assert first >= 1 and compiled.call_count == first
 
 
 def test_a_query_it_cannot_prepare_still_runs(django_assert_num_queries: Any) -> None:

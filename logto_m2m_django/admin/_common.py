@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..conf import m2m_settings
-from ..models import Resource
+from ..models import Resource, Role
 
 TEMPLATE_DIR = "logto_m2m_django/admin"
 
@@ -24,6 +25,25 @@ def template(name: str) -> str:
 def is_management_resource(resource: Resource | None) -> bool:
     """The built-in Management API resource: read-only and undeletable in the admin."""
     return resource is not None and resource.indicator == m2m_settings.MANAGEMENT_API_INDICATOR
+
+
+#: Needed to add secrets to, or grant Management API scopes to, any application (superusers have it).
+MANAGE_MANAGEMENT_API = "logto_m2m.manage_management_api_access"
+#: Needed to open the token inspector.
+USE_TOKEN_INSPECTOR = "logto_m2m.use_token_inspector"
+MANAGEMENT_API_DENIED = gettext_lazy(
+    "Giving an application access to the Management API (scope all) needs the permission "
+    "“Can give applications access to the Management API”."
+)
+
+
+def may_manage_management_api(request: HttpRequest) -> bool:
+    return bool(request.user.has_perm(MANAGE_MANAGEMENT_API))  # type: ignore[union-attr]
+
+
+def management_roles() -> Any:
+    """Roles holding a scope of the Management API resource."""
+    return Role.objects.filter(scopes__resource__indicator=m2m_settings.MANAGEMENT_API_INDICATOR).distinct()
 
 
 def has_codename(request: HttpRequest, model: Any, action: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
@@ -13,7 +14,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ..models import M2MApplication, Outcome, TokenActivity
-from ._common import admin_change_url, template
+from ._common import USE_TOKEN_INSPECTOR, admin_change_url, template
 from .inspector import inspector_view
 
 
@@ -80,5 +81,7 @@ class TokenActivityAdmin(admin.ModelAdmin):
         ]
 
     def token_inspector_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm(USE_TOKEN_INSPECTOR):  # type: ignore[union-attr]
+            raise PermissionDenied
         context = {**self.admin_site.each_context(request), "opts": self.opts}
         return inspector_view(request, context)

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, F, ManyToManyField, OuterRef, Prefetch, QuerySet, Subquery
 from django.forms import ModelMultipleChoiceField
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
@@ -22,7 +22,16 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import ApplicationSecret, M2MApplication, Outcome, Role, TokenActivity
 from ..provisioning import add_secret, create_application, effective_permissions
-from ._common import has_codename, permissions_html, template
+from ..provisioning import revoke_default_secret as revoke_secret
+from ._common import (
+    MANAGEMENT_API_DENIED,
+    admin_change_url,
+    has_codename,
+    management_roles,
+    may_manage_management_api,
+    permissions_html,
+    template,
+)
 from .claims_preview import application_preview_html
 from .credentials import one_time_response
 
@@ -41,6 +50,9 @@ class M2MApplicationForm(forms.ModelForm):
             "custom_data": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
         }
 
+    #: Set by M2MApplicationAdmin.get_form for the requesting user.
+    may_grant_management_api = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None and "name" in self.fields:
@@ -50,6 +62,16 @@ class M2MApplicationForm(forms.ModelForm):
         # An emptied field means no custom data ({}), not NULL.
         value = self.cleaned_data.get("custom_data")
         return {} if value is None or value == "" else value
+
+    def clean_roles(self) -> Any:
+        roles = self.cleaned_data.get("roles")
+        if roles is None or self.may_grant_management_api:
+            return roles
+        held = set(self.instance.roles.values_list("pk", flat=True)) if self.instance.pk is not None else set()
+        added = {role.pk for role in roles} - held
+        if added and management_roles().filter(pk__in=added).exists():
+            raise forms.ValidationError(MANAGEMENT_API_DENIED, code="management_api_permission")
+        return roles
 
 
 class SecretInline(admin.TabularInline):
@@ -118,7 +140,7 @@ class M2MApplicationAdmin(admin.ModelAdmin):
     search_fields = ("application__name", "application__client_id", "description")
     filter_horizontal = ("roles",)
     inlines = (SecretInline,)
-    actions = ("disable", "enable")
+    actions = ("disable", "enable", "revoke_default_secret")
 
     # -- queries ---------------------------------------------------------------
 
@@ -216,6 +238,27 @@ class M2MApplicationAdmin(admin.ModelAdmin):
             "last_used_at",
         )
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.may_grant_management_api = may_manage_management_api(request)  # type: ignore[attr-defined]
+        return form
+
+    def _may_add_secret(self, request: HttpRequest, obj: M2MApplication) -> bool:
+        # A secret of an application holding the Management API is a credential for scope `all`.
+        if not self.has_change_permission(request, obj):
+            return False
+        return may_manage_management_api(request) or not management_roles().filter(applications=obj).exists()
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        obj = self.get_object(request, unquote(object_id))
+        extra = {
+            "may_add_secret": obj is not None and self._may_add_secret(request, obj),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
     def get_inlines(self, request: HttpRequest, obj: M2MApplication | None) -> Any:
         return self.inlines if obj is not None else ()
 
@@ -285,6 +328,9 @@ class M2MApplicationAdmin(admin.ModelAdmin):
             raise Http404(_("No such application."))
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
+        if not self._may_add_secret(request, obj):
+            self.message_user(request, MANAGEMENT_API_DENIED, messages.ERROR)
+            return HttpResponseRedirect(admin_change_url(obj))
         form = SecretForm(request.POST or None, application=obj)
         if request.method == "POST" and form.is_valid():
             try:
@@ -322,3 +368,17 @@ class M2MApplicationAdmin(admin.ModelAdmin):
         else:
             text = _("%(count)d application(s) disabled: their token requests now get unauthorized_client.")
         self.message_user(request, text % {"count": len(apps)}, messages.SUCCESS)
+
+    @admin.action(
+        description=_("Revoke the default (legacy) secret of the selected applications"), permissions=("change",)
+    )
+    def revoke_default_secret(self, request: HttpRequest, queryset: QuerySet[M2MApplication]) -> None:
+        revoked = [app for app in queryset.select_related("application") if revoke_secret(app)]
+        for app in revoked:
+            self.log_change(request, app, [{"deleted": {"name": str(_("default secret")), "object": app.name}}])
+        self.message_user(
+            request,
+            _("%(count)d application(s): the default secret was revoked; named secrets keep working.")
+            % {"count": len(revoked)},
+            messages.SUCCESS,
+        )

@@ -110,19 +110,18 @@ class ResourceAdmin(admin.ModelAdmin):
             return [(None, {"fields": fields})]
         description = None
         if is_management_resource(obj):
-            description = _("The built-in Management API. It can't be changed or deleted here.")
+            description = _(
+                "The built-in Management API: only its access-token lifetime can be changed; it can't be deleted."
+            )
         return [(None, {"fields": [*fields, "created_at"], "description": description})]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Resource | None = None) -> Any:
         if obj is None:
             return ()
         if is_management_resource(obj):
-            return ("name", "indicator", "access_token_ttl", "is_default", "created_at")
+            return ("name", "indicator", "is_default", "created_at")
         # The indicator is the audience of issued tokens: changing it would strand every client.
         return ("indicator", "created_at")
-
-    def has_change_permission(self, request: HttpRequest, obj: Resource | None = None) -> bool:
-        return not is_management_resource(obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Resource | None = None) -> bool:
         return not is_management_resource(obj) and super().has_delete_permission(request, obj)

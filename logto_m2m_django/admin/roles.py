@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, ManyToManyField, QuerySet
 from django.forms import ModelMultipleChoiceField
@@ -12,11 +13,47 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from ..conf import m2m_settings
 from ..models import Resource, Role, Scope
-from ._common import admin_change_url, permissions_html, template
+from ._common import MANAGEMENT_API_DENIED, admin_change_url, may_manage_management_api, permissions_html, template
+
+#: Logto reserves role names with this prefix for itself (`role.internal_role_violation`).
+INTERNAL_PREFIX = "#internal:"
+
+
+class RoleForm(forms.ModelForm):
+    #: Set by RoleAdmin.get_form for the requesting user.
+    may_grant_management_api = False
+
+    class Meta:
+        model = Role
+        fields = ("name", "description", "scopes")
+
+    def clean_name(self) -> str:
+        name = str(self.cleaned_data["name"])
+        if name.startswith(INTERNAL_PREFIX):
+            raise forms.ValidationError(
+                _("Role names starting with “%(prefix)s” are reserved (Logto keeps them for its own roles)."),
+                code="internal_role",
+                params={"prefix": INTERNAL_PREFIX},
+            )
+        return name
+
+    def clean_scopes(self) -> object:
+        scopes = self.cleaned_data.get("scopes")
+        if scopes is None or self.may_grant_management_api or self.instance.pk is None:
+            return scopes
+        held = set(self.instance.scopes.values_list("pk", flat=True))
+        added = [scope for scope in scopes if scope.pk not in held]
+        management = m2m_settings.MANAGEMENT_API_INDICATOR
+        # A role already held by applications passes a new Management API scope to all of them.
+        if any(scope.resource.indicator == management for scope in added) and self.instance.applications.exists():
+            raise forms.ValidationError(MANAGEMENT_API_DENIED, code="management_api_permission")
+        return scopes
 
 
 class RoleAdmin(admin.ModelAdmin):
+    form = RoleForm
     change_form_template = template("change_form.html")
     list_display = ("name", "description", "permission_count", "application_count", "type")
     list_filter = ("type",)
@@ -37,6 +74,11 @@ class RoleAdmin(admin.ModelAdmin):
             # Each choice reads "indicator · scope"; one query for all of them.
             kwargs["queryset"] = Scope.objects.select_related("resource").order_by("resource__indicator", "name")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.may_grant_management_api = may_manage_management_api(request)  # type: ignore[attr-defined]
+        return form
 
     def get_fieldsets(self, request: HttpRequest, obj: Role | None = None) -> Any:
         main = (None, {"fields": ("name", "description", "scopes")})

@@ -4,8 +4,8 @@ How DOT's secret maps to Logto's secrets: an application created through the Man
 ``m2m bootstrap``) keeps no secret on django-oauth-toolkit's ``Application``; its credential is an
 application secret named ``"Default secret"``, as Logto does. An application created elsewhere (the admin,
 ``m2m demo``) still has DOT's own secret: that is Logto's *legacy secret*, and
-``DELETE /api/applications/{id}/legacy-secret`` moves its hash into an application secret named
-``"Legacy secret"`` (the value keeps working) and clears it from DOT.
+``DELETE /api/applications/{id}/legacy-secret`` revokes it (``provisioning.revoke_default_secret``):
+its value stops working, as in Logto.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('logto_m2m', '0001_initial'),
+        ('logto_m2m', '0004_admin_permissions'),
     ]
 
     operations = [

@@ -61,6 +61,11 @@ class M2MApplication(models.Model):
         verbose_name = _("M2M application")
         verbose_name_plural = _("M2M applications")
         ordering = ("-created_at",)
+        permissions = [
+            # Adding secrets to, or granting roles with Management API scopes to, any application: scope `all`.
+            ("manage_management_api_access", _("Can give applications access to the Management API")),
+            ("use_token_inspector", _("Can use the token inspector")),
+        ]
 
     def __str__(self) -> str:
         return self.application.name or self.application.client_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
+from django.db.models import Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -31,7 +34,7 @@ from ..claims import hook as claims_hook
 from ..conf import m2m_settings
 from ..models import ApplicationSecret, M2MApplication
 from ..models._fields import indicator_problem
-from ..secrets import DUMMY_HASH, verify_secret
+from ..secrets import hash_secret, is_fast_hash, verify_each
 from .errors import ExpiredSecretError, InvalidTargetError
 
 GRANT_CLIENT_CREDENTIALS = "client-credentials"
@@ -128,27 +131,33 @@ def _plausible(value: str) -> bool:
 
 
 def _client_query(client_id: str, with_profile: bool = False) -> Any:
-    # With a custom-claims hook the same statement also reads what the hook receives (no extra query).
+    """The application named ``client_id``, or when there is none, a stand-in: the next application by ID.
+
+    Both answers cost the database the same work (one seek in the unique index of client IDs to the first
+    ID >= the one asked for, then that application's rows with its secrets), so an unknown ID can't be told
+    from a known one by the query's time. Only an ID after the last one also reads the first ID. The caller
+    recognises the stand-in by its ``client_id`` and checks the secret against dummies of the same count.
+    With a custom-claims hook the same statement also reads what the hook receives (no extra query).
+    """
     profile = claims_context.PROFILE_FIELDS if with_profile else ()
     extra = {claims_context.ROLES_FIELD: claims_context.roles_expression()} if with_profile else {}
-    return (
-        get_application_model()
-        .objects.filter(client_id=client_id)
-        .values(
-            *profile,
-            "pk",
-            "client_id",
-            "client_secret",
-            "client_type",
-            "authorization_grant_type",
-            "m2m__is_enabled",
-            "m2m__last_used_at",
-            "m2m__secrets__id",
-            "m2m__secrets__secret_hash",
-            "m2m__secrets__expires_at",
-            "m2m__secrets__last_used_at",
-            **extra,
-        )
+    model = get_application_model()
+    at_or_after = model.objects.filter(client_id__gte=client_id).order_by("client_id").values("client_id")[:1]
+    first = model.objects.order_by("client_id").values("client_id")[:1]
+    return model.objects.filter(client_id=Coalesce(Subquery(at_or_after), Subquery(first))).values(
+        *profile,
+        "pk",
+        "client_id",
+        "client_secret",
+        "client_type",
+        "authorization_grant_type",
+        "m2m__is_enabled",
+        "m2m__last_used_at",
+        "m2m__secrets__id",
+        "m2m__secrets__secret_hash",
+        "m2m__secrets__expires_at",
+        "m2m__secrets__last_used_at",
+        **extra,
     )
 
 
@@ -158,7 +167,7 @@ _prepared_client_profile_query = PreparedValues(get_application_model, lambda v:
 
 
 def _load_client(client_id: str) -> list[dict[str, Any]]:
-    """The application, its M2M record and its named secrets: one query, one row per secret."""
+    """The application (or the stand-in), its M2M record and its named secrets: one query, one row per secret."""
     if claims_hook.is_configured():
         return _prepared_client_profile_query(client_id)
     return _prepared_client_query(client_id)
@@ -167,29 +176,31 @@ def _load_client(client_id: str) -> list[dict[str, Any]]:
 def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
     """Check the secret against the default secret and every named secret.
 
-    An unknown client ID runs the same query and one HMAC against a dummy
-    hash, and fails the same way as a wrong secret (no enumeration).
+    An unknown client ID does the same work as a wrong secret (no enumeration, DESIGN §3): the same query
+    returning one application's rows, the same row conversion, and the same number of HMACs
+    (:func:`~logto_m2m_django.secrets.verify_each`, padded with dummies). A hash left by a slow hasher
+    (DOT's PBKDF2 default) is replaced by an HMAC hash once its secret authenticates.
     """
     client_id, secret = credentials.client_id, credentials.secret
     if not client_id or not secret or not _plausible(client_id) or not _plausible(secret):
-        verify_secret(secret or "", DUMMY_HASH)
+        verify_each(secret or "", [])
         return None
     rows = _load_client(client_id)
-    if not rows:
-        verify_secret(secret, DUMMY_HASH)
+    # Client IDs are public; compare_digest only keeps this test as flat as the rest.
+    genuine = bool(rows) and hmac.compare_digest(str(rows[0]["client_id"]).encode(), client_id.encode())
+    app = rows[0] if rows else {}
+    named = [row for row in rows if row["m2m__secrets__id"] is not None]
+    hashes = [app.get("client_secret") or "", *(row["m2m__secrets__secret_hash"] for row in named)]
+    results = verify_each(secret, hashes if genuine else ["" for _ in hashes])
+    if not genuine or not any(results):
         return None
-    app = rows[0]
-    matched: dict[str, Any] | None = None
-    default_ok = verify_secret(secret, app["client_secret"] or DUMMY_HASH)
-    for row in rows:
-        if row["m2m__secrets__id"] is not None and verify_secret(secret, row["m2m__secrets__secret_hash"]):
-            matched = row
-    if not default_ok and matched is None:
-        return None
-    if matched is not None and not default_ok:
+    default_ok = results[0]
+    matched = None if default_ok else named[results.index(True, 1) - 1]
+    if matched is not None:
         expires_at = matched["m2m__secrets__expires_at"]
         if expires_at is not None and expires_at <= timezone.now():
             raise ExpiredSecretError()
+    _upgrade_slow_hash(app, matched, secret)
     return AuthenticatedClient(
         pk=app["pk"],
         client_id=app["client_id"],
@@ -197,10 +208,26 @@ def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
         is_enabled=bool(app["m2m__is_enabled"]),
         grant_type=app["authorization_grant_type"],
         client_type=app["client_type"],
-        secret_id=None if default_ok else matched["m2m__secrets__id"],  # type: ignore[index]
-        last_used_at=app["m2m__last_used_at"] if default_ok else matched["m2m__secrets__last_used_at"],  # type: ignore[index]
+        secret_id=None if matched is None else matched["m2m__secrets__id"],
+        last_used_at=app["m2m__last_used_at"] if matched is None else matched["m2m__secrets__last_used_at"],
         application=claims_context.application_from_row(app) if "m2m__custom_data" in app else None,
     )
+
+
+def _upgrade_slow_hash(app: dict[str, Any], matched: dict[str, Any] | None, secret: str) -> None:
+    """Re-hash a secret stored by a slow password hasher with the HMAC hasher, now that it is known.
+
+    The UPDATE also matches the old hash, so a secret reset or deleted meanwhile is never brought back.
+    """
+    if matched is None:
+        if not is_fast_hash(app["client_secret"]):
+            get_application_model().objects.filter(pk=app["pk"], client_secret=app["client_secret"]).update(
+                client_secret=hash_secret(secret)
+            )
+    elif not is_fast_hash(matched["m2m__secrets__secret_hash"]):
+        ApplicationSecret.objects.filter(
+            pk=matched["m2m__secrets__id"], secret_hash=matched["m2m__secrets__secret_hash"]
+        ).update(secret_hash=hash_secret(secret))
 
 
 def stamp_last_used(client: AuthenticatedClient) -> None:

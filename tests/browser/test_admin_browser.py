@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 import requests
@@ -23,12 +23,11 @@ from tests.e2e_support import REPO  # noqa: E402
 
 from .server import ADMIN_PASSWORD, ADMIN_USER, AdminServer, admin_server  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
+#: Debian's package installs `chromium`, Ubuntu's and others `chromium-browser`: found on PATH, wherever it is.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ""
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
+    pytest.mark.skipif(not CHROMIUM, reason="needs Chromium on PATH (`chromium` or `chromium-browser`)"),
 ]
 
 SHOTS = REPO / "test-artifacts" / "screenshots"
@@ -53,7 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminServer]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[sync_api.Browser]:
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,12 +18,11 @@ pytest.importorskip("gunicorn", reason="the browser tests serve the example proj
 
 from .server import AdminServer, admin_server  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
+#: Debian's package installs `chromium`, Ubuntu's and others `chromium-browser`: found on PATH, wherever it is.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ""
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
+    pytest.mark.skipif(not CHROMIUM, reason="needs Chromium on PATH (`chromium` or `chromium-browser`)"),
 ]
 UI_TIMEOUT_MS = 15_000
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -38,7 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminServer]:
 @pytest.fixture
 def page(server: AdminServer) -> Iterator[sync_api.Page]:
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(base_url=server.base_url)
             context.set_default_timeout(UI_TIMEOUT_MS)

@@ -19,6 +19,53 @@ DEMO_RESOURCE = "https://shopping.api"
 DEMO_SCOPES = {"read:products": "Read the product catalogue", "write:products": "Create and change products"}
 #: The demo app's customData: the example project's custom claims hook puts it in its tokens.
 DEMO_CUSTOM_DATA = {"tenantId": "demo-shop", "plan": "pro"}
+DEMO_APP, DEMO_ROLE = "Order stats", "Shop reader"
+#: How the demo marks what it creates: the application's customData, and a suffix of the role's and the
+#: scopes' descriptions (resources and roles have no custom field). Anything else is never touched.
+DEMO_MARKER = "m2m demo"
+_SUFFIX = f" [{DEMO_MARKER}]"
+
+
+def _not_ours(kind: str, name: str) -> CommandError:
+    return CommandError(
+        f"The {kind} {name!r} exists and was not created by `m2m demo`: the demo never changes objects it did not "
+        f"create. Rename or delete that {kind}, or run the demo against another database."
+    )
+
+
+def _demo_objects() -> tuple[Resource, Role, M2MApplication, str]:
+    """The shopping example, created or (when every object is the demo's own) reused; a fresh secret."""
+    resource = Resource.objects.filter(indicator=DEMO_RESOURCE).first()
+    if resource is None:
+        resource = Resource.objects.create(indicator=DEMO_RESOURCE, name="Online shopping")
+    elif not resource.scopes.exists() or resource.scopes.exclude(description__endswith=_SUFFIX).exists():
+        raise _not_ours("API resource", DEMO_RESOURCE)
+    scopes = [
+        Scope.objects.get_or_create(resource=resource, name=name, defaults={"description": text + _SUFFIX})[0]
+        for name, text in DEMO_SCOPES.items()
+    ]
+    role = Role.objects.filter(name=DEMO_ROLE).first()
+    if role is None:
+        role = Role.objects.create(name=DEMO_ROLE, description="Reads products" + _SUFFIX)
+    elif not role.description.endswith(_SUFFIX):
+        raise _not_ours("role", DEMO_ROLE)
+    role.scopes.add(scopes[0])
+    app = M2MApplication.objects.select_related("application").filter(application__name=DEMO_APP).first()
+    if app is None:
+        app, secret = create_application(
+            DEMO_APP,
+            description="Daily order statistics",
+            roles=[role],
+            custom_data={**DEMO_CUSTOM_DATA, "createdBy": DEMO_MARKER},
+        )
+        return resource, role, app, secret
+    if (app.custom_data or {}).get("createdBy") != DEMO_MARKER:
+        raise _not_ours("application", DEMO_APP)
+    app.roles.add(role)
+    if not app.is_enabled:  # the printed secret must get a token
+        app.is_enabled = True
+        app.save(update_fields=["is_enabled"])
+    return resource, role, app, reset_default_secret(app)
 
 
 class Command(BaseCommand):
@@ -71,26 +118,7 @@ class Command(BaseCommand):
 
     def demo(self, **options: Any) -> None:
         with transaction.atomic():
-            resource, _ = Resource.objects.get_or_create(indicator=DEMO_RESOURCE, defaults={"name": "Online shopping"})
-            scopes = []
-            for name, description in DEMO_SCOPES.items():
-                scope, _ = Scope.objects.get_or_create(
-                    resource=resource, name=name, defaults={"description": description}
-                )
-                scopes.append(scope)
-            role, _ = Role.objects.get_or_create(name="Shop reader", defaults={"description": "Reads products"})
-            role.scopes.add(scopes[0])
-            app = M2MApplication.objects.select_related("application").filter(application__name="Order stats").first()
-            if app is None:
-                app, secret = create_application(
-                    "Order stats", description="Daily order statistics", roles=[role], custom_data=DEMO_CUSTOM_DATA
-                )
-            else:
-                app.roles.add(role)
-                if not app.is_enabled:  # the printed secret must get a token
-                    app.is_enabled = True
-                    app.save(update_fields=["is_enabled"])
-                secret = reset_default_secret(app)
+            resource, role, app, secret = _demo_objects()
         key_store.signing_material()  # the first key, so the JWKS is ready
         issuer = m2m_settings.ISSUER or ""
         data = {

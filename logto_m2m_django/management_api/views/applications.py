@@ -14,13 +14,13 @@ from rest_framework.response import Response
 
 from ...models import ApplicationSecret, M2MApplication, Role, RoleType
 from ...models._fields import validate_custom_data
-from ...provisioning import add_secret
+from ...provisioning import add_secret, revoke_default_secret
 from .. import serializers as s
 from ..builtin import MANAGEMENT_SCOPE, ensure_management_role, management_indicator
 from ..errors import ApiError, invalid_input, not_exists, not_found, unprocessable
 from ..pagination import paginate
 from ..search import searched
-from ..services import create_m2m_application, move_legacy_secret
+from ..services import create_m2m_application
 from ._base import ManagementView, empty, get_application, ids_in_order, json_list, writing
 
 APPLICATION_SEARCH_FIELDS = {"id": "application__client_id", "name": "application__name", "description": "description"}
@@ -263,7 +263,8 @@ class LegacySecretView(ManagementView):
     def delete(self, request: Request, application_id: str) -> Response:
         with writing():
             m2m = get_application(application_id, lock=True)
-            if move_legacy_secret(m2m) is None:
+            # Logto replaces the legacy secret with an internal value: the deleted one stops working.
+            if not revoke_default_secret(m2m):
                 raise ApiError(
                     HTTPStatus.BAD_REQUEST,
                     "application.no_legacy_secret_found",

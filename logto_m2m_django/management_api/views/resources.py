@@ -74,7 +74,9 @@ class ResourceDetailView(ManagementView):
         data = self.validated(request, s.ResourceUpdateSerializer)
         with writing():
             resource = get_resource(resource_id)
-            _read_only(resource)
+            if set(data) != {"accessTokenTtl"}:
+                # The built-in resource's lifetime can be shortened like any other; the rest is fixed.
+                _read_only(resource)
             if "name" in data:
                 resource.name = data["name"]
             if "accessTokenTtl" in data:

@@ -28,6 +28,28 @@ USER_ROLES_MESSAGE = (
 )
 
 
+def _internal_violation() -> ApiError:
+    # Logto reserves the prefix for its own roles, which GET /api/roles hides: refusing it here means no one can
+    # hide a role (holding `all`, say) from the list through this API.
+    return ApiError(
+        HTTPStatus.FORBIDDEN,
+        "role.internal_role_violation",
+        f"Roles whose names start with `{INTERNAL_PREFIX}` are internal: they can't be created, renamed into, "
+        "changed or deleted through this API. Choose a name without that prefix.",
+    )
+
+
+def _not_internal(name: str) -> None:
+    if name.startswith(INTERNAL_PREFIX):
+        raise _internal_violation()
+
+
+def _writable_role(role_id: str) -> Role:
+    role = get_role(role_id)
+    _not_internal(role.name)
+    return role
+
+
 def _name_in_use(name: str) -> ApiError:
     return unprocessable("role.name_in_use", f"The role name `{name}` is already in use.", name=name)
 
@@ -80,6 +102,7 @@ class RoleListView(ManagementView):
         if data.get("type", RoleType.MACHINE_TO_MACHINE) != RoleType.MACHINE_TO_MACHINE:
             raise unprocessable("role.type_not_supported", USER_ROLES_MESSAGE)
         name = data["name"]
+        _not_internal(name)
         scope_ids = ids_in_order(data.get("scopeIds", []))
         with writing(lambda: _name_in_use(name)):
             if Role.objects.filter(name=name).exists():
@@ -103,8 +126,9 @@ class RoleDetailView(ManagementView):
     def patch(self, request: Request, role_id: str) -> Response:
         data = self.validated(request, s.RoleUpdateSerializer)
         name = data.get("name", "")
+        _not_internal(name)
         with writing(lambda: _name_in_use(name)):
-            role = get_role(role_id)
+            role = _writable_role(role_id)
             if "name" in data:
                 if Role.objects.filter(name=name).exclude(pk=role.pk).exists():
                     raise _name_in_use(name)
@@ -118,7 +142,7 @@ class RoleDetailView(ManagementView):
 
     def delete(self, request: Request, role_id: str) -> HttpResponse:
         with writing():
-            get_role(role_id).delete()  # its scope and application links go with it
+            _writable_role(role_id).delete()  # its scope and application links go with it
         return empty(HTTPStatus.NO_CONTENT)
 
 
@@ -132,7 +156,7 @@ class RoleScopesView(ManagementView):
     def post(self, request: Request, role_id: str) -> Response:
         scope_ids = ids_in_order(self.validated(request, s.ScopeIdsSerializer)["scopeIds"])
         with writing():
-            role = get_role(role_id)
+            role = _writable_role(role_id)
             scopes = _scopes(scope_ids)
             linked = set(role.scopes.filter(id__in=scope_ids).values_list("id", flat=True))
             if linked:
@@ -145,7 +169,7 @@ class RoleScopesView(ManagementView):
 class RoleScopeDetailView(ManagementView):
     def delete(self, request: Request, role_id: str, scope_id: str) -> HttpResponse:
         with writing():
-            role = get_role(role_id)
+            role = _writable_role(role_id)
             link = Role.scopes.through.objects.filter(role=role, scope_id=scope_id)
             if not link.exists():
                 raise not_found(f"The role does not hold the scope `{scope_id}`.")
@@ -163,7 +187,7 @@ class RoleApplicationsView(ManagementView):
     def post(self, request: Request, role_id: str) -> HttpResponse:
         app_ids = ids_in_order(self.validated(request, s.ApplicationIdsSerializer)["applicationIds"])
         with writing():
-            role = get_role(role_id)
+            role = _writable_role(role_id)
             found = {
                 app.client_id: app
                 for app in M2MApplication.objects.select_related("application").filter(
@@ -187,7 +211,7 @@ class RoleApplicationsView(ManagementView):
 class RoleApplicationDetailView(ManagementView):
     def delete(self, request: Request, role_id: str, application_id: str) -> HttpResponse:
         with writing():
-            role = get_role(role_id)
+            role = _writable_role(role_id)
             link = M2MApplication.roles.through.objects.filter(
                 role=role, m2mapplication__application__client_id=application_id
             )

@@ -1,0 +1,121 @@
+"""Revocation reaches every process on the very next token request.
+
+Two gunicorn servers of one deployment (one worker process each, so that the test knows which process
+answers; same database, same cache: SQLite + local memory, or PostgreSQL + Redis when DATABASE_URL and
+REDIS_URL are set). Each worker first serves the app successfully; then another process, the CLI
+(``manage.py shell -c``) or the Management API, removes a role, deletes a named secret, disables the app or
+deletes its legacy secret, and the next request to each worker is refused. No worker keeps credentials or
+grants of its own: the token path reads them from the database on every request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+import requests
+
+from tests.security.servers import Cluster, cluster
+
+pytestmark = pytest.mark.e2e
+
+SHOP = "https://shopping.api"
+MGMT = "https://default.logto.app/api"
+TIMEOUT = 15
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Iterator[Cluster]:
+    with cluster(instances=2, workers=1, label="revoke") as servers:
+        yield servers
+
+
+def token(servers: Cluster, index: int, client_id: str, secret: str, resource: str = SHOP, scope: str = "") -> Any:
+    data = {"grant_type": "client_credentials", "resource": resource, "scope": scope or "read:products"}
+    # A new connection per request: nothing is kept between requests but what the process itself keeps.
+    return requests.post(servers.url(index, "/oidc/token"), data=data, auth=(client_id, secret), timeout=TIMEOUT)
+
+
+def every_worker(servers: Cluster, client_id: str, secret: str, **kwargs: str) -> list[Any]:
+    return [token(servers, index, client_id, secret, **kwargs) for index in range(len(servers.ports))]
+
+
+def cli(servers: Cluster, code: str) -> str:
+    """Python run by ``manage.py shell -c`` in a process of its own."""
+    prelude = (
+        "from logto_m2m_django.models import M2MApplication, Role, ApplicationSecret\n"
+        "from logto_m2m_django import provisioning\n"
+    )
+    return servers.manage("shell", "-c", prelude + code)
+
+
+APP = "app = M2MApplication.objects.get(application__client_id={client_id!r})\n"
+
+
+def test_removing_a_role_takes_effect_in_every_worker(deployment: Cluster) -> None:
+    client_id, secret = deployment.demo["client_id"], deployment.demo["client_secret"]
+    for response in every_worker(deployment, client_id, secret):
+        assert response.status_code == HTTPStatus.OK, deployment.log_tail()
+        assert response.json()["scope"] == "read:products"
+    cli(deployment, APP.format(client_id=client_id) + "app.roles.remove(Role.objects.get(name='Shop reader'))")
+    for response in every_worker(deployment, client_id, secret):
+        assert response.status_code == HTTPStatus.OK
+        assert "scope" not in response.json()  # the role's scope is no longer granted
+    cli(deployment, APP.format(client_id=client_id) + "app.roles.add(Role.objects.get(name='Shop reader'))")
+    for response in every_worker(deployment, client_id, secret):
+        assert response.json()["scope"] == "read:products"
+
+
+def test_deleting_a_named_secret_takes_effect_in_every_worker(deployment: Cluster) -> None:
+    client_id, default = deployment.demo["client_id"], deployment.demo["client_secret"]
+    out = cli(deployment, APP.format(client_id=client_id) + "print(provisioning.add_secret(app, 'rotating')[1])")
+    named = out.strip().splitlines()[-1]
+    for response in every_worker(deployment, client_id, named):
+        assert response.status_code == HTTPStatus.OK, deployment.log_tail()
+    cli(deployment, "ApplicationSecret.objects.filter(name='rotating').delete()")
+    for response in every_worker(deployment, client_id, named):
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        assert response.json()["error"] == "invalid_client"
+    for response in every_worker(deployment, client_id, default):
+        assert response.status_code == HTTPStatus.OK
+
+
+def test_disabling_the_app_takes_effect_in_every_worker(deployment: Cluster) -> None:
+    client_id, secret = deployment.demo["client_id"], deployment.demo["client_secret"]
+    for response in every_worker(deployment, client_id, secret):
+        assert response.status_code == HTTPStatus.OK
+    cli(deployment, APP.format(client_id=client_id) + "app.is_enabled = False\napp.save()")
+    try:
+        for response in every_worker(deployment, client_id, secret):
+            assert response.status_code == HTTPStatus.BAD_REQUEST
+            assert response.json()["error"] == "unauthorized_client"
+    finally:
+        cli(deployment, APP.format(client_id=client_id) + "app.is_enabled = True\napp.save()")
+    for response in every_worker(deployment, client_id, secret):
+        assert response.status_code == HTTPStatus.OK
+
+
+def test_deleting_the_legacy_secret_through_the_api_takes_effect_in_every_worker(deployment: Cluster) -> None:
+    admin = json.loads(deployment.manage("m2m", "bootstrap", "--json", "--name", "Revoker").strip().splitlines()[-1])
+    out = cli(
+        deployment,
+        "app, secret = provisioning.create_application('Legacy', roles=[Role.objects.get(name='Shop reader')])\n"
+        "print(app.client_id, secret)",
+    )
+    client_id, secret = out.strip().splitlines()[-1].split()
+    for response in every_worker(deployment, client_id, secret):
+        assert response.status_code == HTTPStatus.OK, deployment.log_tail()
+    bearer = token(deployment, 0, admin["client_id"], admin["client_secret"], resource=MGMT, scope="all")
+    assert bearer.status_code == HTTPStatus.OK, bearer.content
+    deleted = requests.delete(
+        deployment.url(1, f"/api/applications/{client_id}/legacy-secret"),
+        headers={"Authorization": f"Bearer {bearer.json()['access_token']}"},
+        timeout=TIMEOUT,
+    )
+    assert deleted.status_code == HTTPStatus.OK, deleted.content
+    for response in every_worker(deployment, client_id, secret):
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        assert response.json()["error"] == "invalid_client"
