@@ -119,11 +119,14 @@ class Watcher:
         self.channel = channel
         self.seen: int | None = None
         self._next_check = -1e18
-        self._fresh = False  # ``seen`` was read by the poll that just reported a change
         self._lock = threading.Lock()
 
     def poll(self) -> bool:
-        """True when the channel changed since the last look (checked at most once per interval)."""
+        """True when the channel changed since the last look (checked at most once per interval).
+
+        The first look reports a change too: the caller loads what the channel protects after
+        the version was read, so a change committed meanwhile is reported by the next look.
+        """
         if clock() < self._next_check:
             return False
         if not self._lock.acquire(blocking=False):
@@ -141,27 +144,9 @@ class Watcher:
             if version is None or version == self.seen:
                 return False
             self.seen = version
-            self._fresh = True
             return True
         finally:
             self._lock.release()
-
-    def mark_current(self) -> None:
-        """Take the channel's version as seen, before the caller (re)reads what it protects.
-
-        Read first, so that a change committed while the caller reads counts as not yet seen.
-        """
-        interval = m2m_settings.KEY_CHANGE_CHECK_SECONDS
-        if interval <= 0:
-            return
-        if self._fresh:  # the poll that reported the change has just read it
-            self._fresh = False
-            return
-        version = read_version(self.channel)
-        with self._lock:
-            if version is not None:
-                self.seen = version
-            self._next_check = clock() + interval
 
     def reset(self) -> None:
         """Check at the next poll (the settings changed)."""

@@ -150,7 +150,6 @@ class KeyStore:
 
     def _load(self) -> _Snapshot:
         with self._lock:
-            self._watcher.mark_current()  # the version first: a change made meanwhile is noticed later
             rows = list(SigningKey.objects.all())
             signing = None
             signing_error = None

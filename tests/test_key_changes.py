@@ -140,8 +140,9 @@ def test_a_worker_that_only_signs_and_publishes_uses_a_rotation_made_elsewhere(
 
 def test_a_change_is_noticed_from_the_database_counter_alone(clock: FakeClock) -> None:
     """Another process's change shows as a bumped counter row (LocMemCache: no cache to read)."""
+    first = KeyStore().signing_material().kid  # created (and announced) by another process
     worker = KeyStore()
-    first = worker.signing_material().kid
+    assert [k["kid"] for k in worker.jwks()["keys"]] == [first]
     second = keys._new_key_row("ES384", KeyStatus.NEXT)
     SigningKey.objects.bulk_create([second])  # a row change without a notice (no signals, no announce)
     clock.now += INTERVAL
@@ -178,6 +179,7 @@ def test_within_the_interval_the_keys_in_memory_are_used(
 def test_without_a_shared_cache_one_indexed_read_per_interval(
     clock: FakeClock, django_assert_num_queries: Any
 ) -> None:
+    KeyStore().signing_material()  # the first key, made by another process
     store = KeyStore()
     validator = TokenValidator(store)
     token = mint(store.signing_material())
@@ -201,6 +203,7 @@ def test_without_a_shared_cache_one_indexed_read_per_interval(
 def test_with_a_shared_cache_no_database_read_and_one_cache_read_per_interval(
     clock: FakeClock, file_cache: None, django_assert_num_queries: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    KeyStore().signing_material()  # the first key, made by another process
     store = KeyStore()
     validator = TokenValidator(store)
     token = mint(store.signing_material())
@@ -323,3 +326,28 @@ def test_a_token_verified_while_its_key_is_deleted_is_not_cached_as_valid(
 
     with pytest.raises(tokens.TokenError, match="unknown key"):
         validator.validate(token, AUDIENCE)
+
+
+# -- the system check -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, []),
+        ({"KEY_CHANGE_CHECK_SECONDS": 1}, []),
+        ({"KEY_CHANGE_CHECK_SECONDS": -1}, ["logto_m2m.E030"]),
+        ({"KEY_CHANGE_CHECK_SECONDS": "often"}, ["logto_m2m.E030"]),
+        ({"KEY_CACHE_SECONDS": "long"}, ["logto_m2m.E030"]),
+        ({"KEY_CHANGE_CHECK_SECONDS": 0}, ["logto_m2m.W030"]),
+        ({"KEY_CHANGE_CHECK_SECONDS": 600}, ["logto_m2m.W031"]),
+        ({"KEY_CHANGE_CHECK_SECONDS": 30, "KEY_CACHE_SECONDS": 10}, ["logto_m2m.W031"]),
+    ],
+)
+def test_the_key_change_interval_is_checked(values: dict[str, Any], expected: list[str]) -> None:
+    from django.conf import settings
+
+    from logto_m2m_django.checks import check_key_change_interval
+
+    with override_settings(LOGTO_M2M={**settings.LOGTO_M2M, **values}):
+        assert [message.id for message in check_key_change_interval()] == expected

@@ -1,4 +1,4 @@
-"""``manage.py m2m <subcommand>``: demo, rotate-keys, keys."""
+"""``manage.py m2m <subcommand>``: demo, rotate-keys, delete-key, keys, bootstrap."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ class Command(BaseCommand):
         rotate.add_argument(
             "--staged", action="store_true", help="Create a Next key (published, not yet signing) instead."
         )
+        delete = sub.add_parser(
+            "delete-key",
+            help="Delete a Previous or Next signing key: its tokens stop validating in every process within "
+            "KEY_CHANGE_CHECK_SECONDS (how a leaked key is revoked; rotate first if it is Current).",
+        )
+        delete.add_argument("kid", help="The key ID, as `m2m keys` lists it.")
         sub.add_parser("keys", help="List the signing keys.")
         bootstrap = sub.add_parser(
             "bootstrap",
@@ -49,7 +55,12 @@ class Command(BaseCommand):
 
             run_bootstrap(self, **options)
             return
-        handler = {"demo": self.demo, "rotate-keys": self.rotate_keys, "keys": self.list_keys}[options["subcommand"]]
+        handler = {
+            "demo": self.demo,
+            "rotate-keys": self.rotate_keys,
+            "delete-key": self.delete_key,
+            "keys": self.list_keys,
+        }[options["subcommand"]]
         handler(**options)
 
     # -- demo ----------------------------------------------------------------
@@ -140,6 +151,20 @@ class Command(BaseCommand):
         except KeyStoreError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"{key.get_status_display()} key: {key.kid} ({key.algorithm})"))
+        self.list_keys()
+
+    def delete_key(self, **options: Any) -> None:
+        kid = options["kid"]
+        try:
+            key_store.delete(kid)
+        except KeyStoreError as exc:
+            raise CommandError(f"Key {kid} not deleted: {exc}") from exc
+        interval = m2m_settings.KEY_CHANGE_CHECK_SECONDS
+        if interval <= 0:  # notices off (system check logto_m2m.W030)
+            interval = m2m_settings.KEY_CACHE_SECONDS
+        self.stdout.write(
+            self.style.SUCCESS(f"Deleted key {kid}: every process refuses its tokens within {interval:g} s.")
+        )
         self.list_keys()
 
     def list_keys(self, **options: Any) -> None:
