@@ -149,7 +149,8 @@ class Watcher:
             self._lock.release()
 
     def reset(self) -> None:
-        """Check at the next poll (the settings changed)."""
+        """Look afresh at the next poll, as a new process would (the settings changed)."""
+        self.seen = None
         self._next_check = -1e18
 
 
@@ -164,7 +165,8 @@ def watcher(channel: str) -> Watcher:
 
 
 @on_reload
-def _reset_watchers() -> None:
+def reset_watchers() -> None:
+    """Every watcher of this process looks afresh at its next poll."""
     for each in list(_watchers):
         each.reset()
 

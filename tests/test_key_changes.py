@@ -8,7 +8,9 @@ Clocks are injected, never waited for.
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -61,11 +63,31 @@ def _closed_breaker() -> Iterator[None]:
 
 
 @pytest.fixture
+def locmem() -> Iterator[None]:
+    """No shared cache: the embedded default (each process has its own memory)."""
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
+        yield
+
+
+@pytest.fixture
 def file_cache(tmp_path: Any) -> Iterator[None]:
     """A cache every process shares (``is_shared``), without needing Redis."""
     location = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}
     with override_settings(CACHES={"default": location}):
         yield
+
+
+@pytest.fixture
+def redis_cache() -> Iterator[None]:
+    """The shared cache of production: Redis (REDIS_URL), with keys of this test alone."""
+    location = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["REDIS_URL"],
+        "KEY_PREFIX": f"logto-m2m-key-changes-{uuid.uuid4().hex}",
+    }
+    with override_settings(CACHES={"default": location}):
+        yield
+        caches["default"].delete(changes.cache_key("keys"))
 
 
 def mint(material: tokens.SigningMaterial) -> str:
@@ -98,12 +120,11 @@ def delete_elsewhere(other: KeyStore, kid: str, capture: Any) -> None:
 # -- a validation-only process notices a deletion made elsewhere -----------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["locmem", "shared"])
+@pytest.mark.parametrize("cache", ["locmem", "file_cache", pytest.param("redis_cache", marks=pytest.mark.redis)])
 def test_a_worker_that_only_validates_refuses_a_key_deleted_in_another_process(
-    backend: str, clock: FakeClock, request: pytest.FixtureRequest, django_capture_on_commit_callbacks: Any
+    cache: str, clock: FakeClock, request: pytest.FixtureRequest, django_capture_on_commit_callbacks: Any
 ) -> None:
-    if backend == "shared":
-        request.getfixturevalue("file_cache")
+    request.getfixturevalue(cache)
     other = KeyStore()  # the process where the operator works (admin, CLI)
     old = other.signing_material()
     seen, unseen = mint(old), mint(old)
@@ -120,9 +141,11 @@ def test_a_worker_that_only_validates_refuses_a_key_deleted_in_another_process(
         validator.validate(unseen, AUDIENCE)
 
 
+@pytest.mark.parametrize("cache", ["locmem", "file_cache", pytest.param("redis_cache", marks=pytest.mark.redis)])
 def test_a_worker_that_only_signs_and_publishes_uses_a_rotation_made_elsewhere(
-    clock: FakeClock, django_capture_on_commit_callbacks: Any
+    cache: str, clock: FakeClock, request: pytest.FixtureRequest, django_capture_on_commit_callbacks: Any
 ) -> None:
+    request.getfixturevalue(cache)
     other = KeyStore()
     old = other.signing_material().kid
     worker = KeyStore()
@@ -138,7 +161,7 @@ def test_a_worker_that_only_signs_and_publishes_uses_a_rotation_made_elsewhere(
     assert [k["kid"] for k in worker.jwks()["keys"]] == [new]
 
 
-def test_a_change_is_noticed_from_the_database_counter_alone(clock: FakeClock) -> None:
+def test_a_change_is_noticed_from_the_database_counter_alone(clock: FakeClock, locmem: None) -> None:
     """Another process's change shows as a bumped counter row (LocMemCache: no cache to read)."""
     first = KeyStore().signing_material().kid  # created (and announced) by another process
     worker = KeyStore()
@@ -155,7 +178,7 @@ def test_a_change_is_noticed_from_the_database_counter_alone(clock: FakeClock) -
 
 
 def test_within_the_interval_the_keys_in_memory_are_used(
-    clock: FakeClock, django_capture_on_commit_callbacks: Any
+    clock: FakeClock, locmem: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     other = KeyStore()
     old = other.signing_material()
@@ -177,7 +200,7 @@ def test_within_the_interval_the_keys_in_memory_are_used(
 
 
 def test_without_a_shared_cache_one_indexed_read_per_interval(
-    clock: FakeClock, django_assert_num_queries: Any
+    clock: FakeClock, locmem: None, django_assert_num_queries: Any
 ) -> None:
     KeyStore().signing_material()  # the first key, made by another process
     store = KeyStore()
@@ -200,18 +223,24 @@ def test_without_a_shared_cache_one_indexed_read_per_interval(
     assert ChangeCounter._meta.db_table in query["sql"]
 
 
+@pytest.mark.parametrize("cache", ["file_cache", pytest.param("redis_cache", marks=pytest.mark.redis)])
 def test_with_a_shared_cache_no_database_read_and_one_cache_read_per_interval(
-    clock: FakeClock, file_cache: None, django_assert_num_queries: Any, monkeypatch: pytest.MonkeyPatch
+    cache: str,
+    clock: FakeClock,
+    request: pytest.FixtureRequest,
+    django_assert_num_queries: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    request.getfixturevalue(cache)
     KeyStore().signing_material()  # the first key, made by another process
     store = KeyStore()
     validator = TokenValidator(store)
     token = mint(store.signing_material())
     validator.validate(token, AUDIENCE)
-    cache = caches["default"]
+    backend = caches["default"]
     gets: list[str] = []
-    real_get = cache.get
-    monkeypatch.setattr(cache, "get", lambda key, *a, **kw: gets.append(key) or real_get(key, *a, **kw))
+    real_get = backend.get
+    monkeypatch.setattr(backend, "get", lambda key, *a, **kw: gets.append(key) or real_get(key, *a, **kw))
 
     clock.now += INTERVAL
     with django_assert_num_queries(0):
