@@ -169,4 +169,3 @@ def reset_watchers() -> None:
     """Every watcher of this process looks afresh at its next poll."""
     for each in list(_watchers):
         each.reset()
-

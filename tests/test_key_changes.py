@@ -298,13 +298,16 @@ def test_a_rolled_back_change_announces_nothing(file_cache: None, django_capture
     before = ChangeCounter.objects.get(channel="keys").version
     cached = caches["default"].get(changes.cache_key("keys"))
 
-    class Abort(Exception):
+    class AbortError(Exception):
         pass
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(Abort):
-        with transaction.atomic():
-            store.rotate()
-            raise Abort
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(AbortError),
+        transaction.atomic(),
+    ):
+        store.rotate()
+        raise AbortError
 
     assert callbacks == []
     assert ChangeCounter.objects.get(channel="keys").version == before

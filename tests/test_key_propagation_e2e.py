@@ -27,9 +27,9 @@ import requests
 
 pytest.importorskip("gunicorn", reason="the end-to-end tests serve the example project with gunicorn")
 
-from logto_m2m_django._internal.sharedcache import RETRY_SECONDS  # noqa: E402
+from logto_m2m_django._internal.sharedcache import RETRY_SECONDS
 
-from .e2e_support import free_port, manage, scratch_database, serve  # noqa: E402
+from .e2e_support import free_port, manage, scratch_database, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +56,9 @@ class Deployment:
 
 
 @contextmanager
-def deployment(workdir: Path, *, database_url: str, redis_url: str | None, workers: int = WORKERS) -> Iterator[Deployment]:
+def deployment(
+    workdir: Path, *, database_url: str, redis_url: str | None, workers: int = WORKERS
+) -> Iterator[Deployment]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LOGTO_M2M_", "REDIS_URL"))}
     env.update(
@@ -208,7 +210,7 @@ def test_rotate_and_delete_from_the_cli_reach_every_worker(running: Deployment) 
 
     missing = {name: sorted(workers - pids) for name, pids in seen.items() if not workers <= pids}
     assert not missing, f"workers not in the new state {PROPAGATION_DEADLINE} s after the CLI: {missing}"
-    print(f"every worker in the new state {elapsed:.2f} s after `m2m delete-key` returned")  # noqa: T201
+    print(f"every worker in the new state {elapsed:.2f} s after `m2m delete-key` returned")
 
 
 # -- a dead or hung Redis ------------------------------------------------------------------------------------
