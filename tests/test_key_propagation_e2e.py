@@ -177,7 +177,7 @@ def test_rotate_and_delete_from_the_cli_reach_every_worker(running: Deployment) 
     # The operator's incident procedure, each command its own process.
     rotated = app.manage("m2m", "rotate-keys")
     new_kid = next(line.split()[2] for line in rotated.splitlines() if line.startswith("Current key:"))
-    app.manage("m2m", "delete-key", old_kid)
+    app.manage("m2m", "delete-key", "--", old_kid)  # "--": a kid may start with "-"
     changed_at = time.monotonic()
 
     def refuses(token: str) -> Callable[[], tuple[int, bool]]:

@@ -18,6 +18,15 @@ DEMO_RESOURCE = "https://shopping.api"
 DEMO_SCOPES = {"read:products": "Read the product catalogue", "write:products": "Create and change products"}
 
 
+def _with_dash_hint(error: Any) -> Any:
+    """argparse takes a kid that starts with '-' (base64url allows it) for an option: say what to type."""
+
+    def with_hint(message: str) -> Any:
+        return error(f"{message} (a key ID that starts with '-' goes after '--': m2m delete-key -- -AbC...)")
+
+    return with_hint
+
+
 class Command(BaseCommand):
     help = "Machine-to-machine administration: demo data, signing keys."
 
@@ -39,7 +48,8 @@ class Command(BaseCommand):
             help="Delete a Previous or Next signing key: its tokens stop validating in every process within "
             "KEY_CHANGE_CHECK_SECONDS (how a leaked key is revoked; rotate first if it is Current).",
         )
-        delete.add_argument("kid", help="The key ID, as `m2m keys` lists it.")
+        delete.add_argument("kid", help="The key ID, as `m2m keys` lists it; one starting with '-' goes after '--'.")
+        delete.error = _with_dash_hint(delete.error)  # type: ignore[method-assign]
         sub.add_parser("keys", help="List the signing keys.")
         bootstrap = sub.add_parser(
             "bootstrap",
