@@ -69,7 +69,14 @@ DATABASES = {
 
 if os.environ.get("REDIS_URL"):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            # Short timeouts: a Redis that is down or hangs costs a token request at most one of them,
+            # once per process per retry period (logto_m2m_django._internal.sharedcache); without them
+            # redis-py waits forever on a Redis that accepts connections and never answers.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

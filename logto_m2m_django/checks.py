@@ -66,6 +66,43 @@ def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return errors
 
 
+@register()
+def check_key_change_interval(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``KEY_CHANGE_CHECK_SECONDS`` bounds how long a deleted key keeps working in other processes."""
+    try:
+        interval = m2m_settings.KEY_CHANGE_CHECK_SECONDS
+        cache_seconds = m2m_settings.KEY_CACHE_SECONDS
+    except (TypeError, ValueError) as exc:
+        return [Error(f"KEY_CHANGE_CHECK_SECONDS or KEY_CACHE_SECONDS is not a number: {exc}", id="logto_m2m.E030")]
+    if interval < 0 or cache_seconds < 0:
+        return [
+            Error(
+                "KEY_CHANGE_CHECK_SECONDS and KEY_CACHE_SECONDS can't be negative.",
+                hint="KEY_CHANGE_CHECK_SECONDS = 5 (the default) reaches every process within 5 s.",
+                id="logto_m2m.E030",
+            )
+        ]
+    if interval == 0:
+        return [
+            Warning(
+                'LOGTO_M2M["KEY_CHANGE_CHECK_SECONDS"] = 0 turns key-change notices off: a rotated or deleted '
+                f"key reaches the other processes only after KEY_CACHE_SECONDS ({cache_seconds:g} s).",
+                hint="Leave it at 5 (the default): one indexed read or cache read per 5 s per process.",
+                id="logto_m2m.W030",
+            )
+        ]
+    if interval > cache_seconds:
+        return [
+            Warning(
+                f'LOGTO_M2M["KEY_CHANGE_CHECK_SECONDS"] = {interval:g} is longer than KEY_CACHE_SECONDS '
+                f"({cache_seconds:g}): every process reloads its keys before it would look for a change.",
+                hint="Keep it short (5 s, the default); KEY_CACHE_SECONDS is only the backstop.",
+                id="logto_m2m.W031",
+            )
+        ]
+    return []
+
+
 @register(Tags.urls)
 def check_urls(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     try:

@@ -38,8 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "VERIFIED_TOKEN_CACHE_SIZE": 10_000,
     # Seconds a process keeps its copy of the signing keys before re-reading them.
     "KEY_CACHE_SECONDS": 300,
-    # How often (seconds) the token endpoint asks the shared cache whether another process
-    # changed the signing keys; 0 turns the check off (each process then notices after KEY_CACHE_SECONDS).
+    # A key change made in any process reaches every process within this many seconds (signing,
+    # validation, JWKS): one THROTTLE_CACHE read, or one indexed DB read without a shared cache, per
+    # interval per process (logto_m2m_django.changes). 0 turns it off (changes arrive after KEY_CACHE_SECONDS).
     "KEY_CHANGE_CHECK_SECONDS": 5,
     # Minimum seconds between two key-set reloads triggered by an unknown ``kid``.
     "UNKNOWN_KID_REFRESH_COOLDOWN": 10,
@@ -87,7 +88,7 @@ DEFAULTS: dict[str, Any] = {
     # client: requests presenting a client's credentials; ip: every request from an address;
     # failed: failed authentications per (address, client ID); failed_ip: per address, any ID.
     "THROTTLE_RATES": {"client": "600/minute", "ip": "1200/minute", "failed": "20/minute", "failed_ip": "100/minute"},
-    # Cache alias holding the throttle counters (shared Redis in production).
+    # Cache alias for the throttle counters and the change notices (shared Redis in production).
     "THROTTLE_CACHE": "default",
     # Reverse proxies in front of Django: 0 = the client IP is REMOTE_ADDR; n = the n-th
     # X-Forwarded-For entry from the right.

@@ -5,9 +5,14 @@ under a key derived from ``SECRET_KEY`` (or ``LOGTO_M2M["SECRET_HASH_KEY"]``);
 ``SECRET_KEY_FALLBACKS`` still decrypt, so ``SECRET_KEY`` can be rotated the
 Django way. Each process parses its keys once and keeps them in memory:
 signing and validating a token touch neither the database nor the PEM parser.
-The in-memory copy is refreshed after ``KEY_CACHE_SECONDS``, right after a
-change made in this process, and (rate-limited) when a token names an
-unknown ``kid``.
+
+Every change (rotation, staging, promotion, deletion) is announced on the
+``"keys"`` channel of :mod:`logto_m2m_django.changes` in its own transaction.
+Signing, validation and the JWKS all poll that channel, so each process
+reloads its keys within ``KEY_CHANGE_CHECK_SECONDS`` of a change made in any
+process, whatever the cache backend. The in-memory copy is also refreshed
+after ``KEY_CACHE_SECONDS``, and (rate-limited) when a token names an unknown
+``kid``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,9 +28,9 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, transaction
 
+from . import changes
 from .conf import SUPPORTED_ALGORITHMS, m2m_settings, on_reload
 from .models import KeyStatus, SigningKey
 from .tokens import SigningMaterial, VerificationKey, jwk_thumbprint, key_from_jwk, public_jwk
@@ -34,18 +38,13 @@ from .tokens import SigningMaterial, VerificationKey, jwk_thumbprint, key_from_j
 logger = logging.getLogger("logto_m2m_django.keys")
 #: Seconds before retrying a key reload that failed because the database was unreachable.
 KEY_RELOAD_RETRY_SECONDS = 5.0
-
-
-#: Shared-cache entry that changes whenever any process changes the signing keys (DESIGN §9).
-KEY_CHANGE_NOTICE = "logto_m2m:signing-keys-changed"
+#: The change-notice channel of the signing keys (see :mod:`logto_m2m_django.changes`).
+CHANNEL = "keys"
 
 
 def announce_key_change() -> None:
-    """Tell the other processes (through the shared cache) that the signing keys changed."""
-    try:
-        cache.set(KEY_CHANGE_NOTICE, os.urandom(8).hex(), None)
-    except Exception:  # a cache outage must not fail a key rotation
-        logger.warning("Key change not announced: the cache is unavailable; other processes reload keys later.")
+    """Record, in the current transaction, that the signing keys changed (every process reloads them)."""
+    changes.announce(CHANNEL)
 
 
 class KeyStoreError(Exception):
@@ -121,15 +120,20 @@ class KeyStore:
         self._snapshot: _Snapshot | None = None
         self._version = 0
         self._last_unknown_refresh = -1e9
-        self._notice_checked_at = -1e9
-        self._notice_seen: object = None
+        self._watcher = changes.watcher(CHANNEL)
 
     # -- reading -------------------------------------------------------------
 
     @property
     def version(self) -> int:
-        """Changes whenever the in-memory key set is replaced."""
+        """Changes whenever the in-memory key set is replaced (or a change elsewhere was noticed)."""
+        self._poll()
         return self._version
+
+    def _poll(self) -> None:
+        """Drop the keys in memory when any process announced a key change (cheap; checks per interval)."""
+        if self._watcher.poll():
+            self.invalidate()
 
     def _current(self) -> _Snapshot:
         snap = self._snapshot
@@ -172,28 +176,12 @@ class KeyStore:
             self._snapshot = snap
             return snap
 
-    def _check_key_change_notice(self) -> None:
-        """Reload when another process announced a key change (at most every KEY_CHANGE_CHECK_SECONDS)."""
-        interval = m2m_settings.KEY_CHANGE_CHECK_SECONDS
-        now = time.monotonic()
-        if interval <= 0 or now - self._notice_checked_at < interval:
-            return
-        self._notice_checked_at = now
-        try:
-            notice = cache.get(KEY_CHANGE_NOTICE)
-        except Exception:  # the cache is optional here: keep the keys in memory
-            return
-        if notice != self._notice_seen:
-            self._notice_seen = notice
-            self.invalidate()
-
     def signing_material(self) -> SigningMaterial:
         """The Current key, creating the first key on first need.
 
-        Another process's rotation is noticed within ``KEY_CHANGE_CHECK_SECONDS`` (one
-        shared-cache read per interval, not per token).
+        A change made in another process is used within ``KEY_CHANGE_CHECK_SECONDS``.
         """
-        self._check_key_change_notice()
+        self._poll()
         snap = self._current()
         if snap.signing_error is not None:
             raise snap.signing_error
@@ -208,6 +196,7 @@ class KeyStore:
 
     def find(self, kid: str) -> VerificationKey | None:
         """The public key for ``kid``; an unknown kid reloads the set (rate-limited)."""
+        self._poll()
         key = self._current().verification.get(kid)
         if key is None:
             now = time.monotonic()
@@ -221,6 +210,7 @@ class KeyStore:
 
     def jwks(self) -> dict[str, Any]:
         """The JWK Set (RFC 7517 §5): Current, Next and Previous public keys."""
+        self._poll()
         snap = self._current()
         if snap.signing is None and snap.signing_error is None:
             self.signing_material()
@@ -272,8 +262,8 @@ class KeyStore:
             try:
                 with transaction.atomic():
                     result = self._rotate_locked(new_row, staged)
+                    announce_key_change()
                 transaction.on_commit(self.invalidate)
-                transaction.on_commit(announce_key_change)
                 self.invalidate()
                 return result
             except IntegrityError:
@@ -315,8 +305,8 @@ class KeyStore:
             if SigningKey.objects.count() <= 1:
                 raise KeyStoreError("The last key can't be deleted.")
             row.delete()
+            announce_key_change()
         transaction.on_commit(self.invalidate)
-        transaction.on_commit(announce_key_change)
         self.invalidate()
 
 

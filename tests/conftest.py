@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,14 +44,23 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_key_cache() -> Any:
-    """Each test sees the key table of its own transaction, not a previous test's keys."""
-    key_store.invalidate()
+    """Each test sees the key table of its own transaction, not a previous test's keys (nor their notices:
+    the change counter is rolled back with each test, the cache entry and the version last seen are not)."""
+    from django.core.cache import caches
+
+    from logto_m2m_django import changes
     from logto_m2m_django.drf import validation
 
-    validation._validator = None
+    def forget() -> None:
+        key_store.invalidate()
+        changes.reset_watchers()
+        validation._validator = None
+        with contextlib.suppress(Exception):  # a test that configured an unreachable cache
+            caches["default"].delete(changes.cache_key("keys"))
+
+    forget()
     yield
-    key_store.invalidate()
-    validation._validator = None
+    forget()
 
 
 @pytest.fixture

@@ -54,6 +54,9 @@ class TokenValidator:
                     return principal
                 raise tokens.TokenError("The token is not meant for this API (aud).")
             self._cache.pop(token, None)
+        # The key-set version is read BEFORE verifying: a key deleted while this token is being
+        # verified changes the version, so the entry below is never used (it is checked again).
+        version = self.key_source.version
         claims = tokens.verify(
             token,
             self.key_source.find,
@@ -64,10 +67,10 @@ class TokenValidator:
             max_length=self.max_length,
         )
         principal = M2MPrincipal(claims)
-        self._remember(token, principal, _timestamp(claims["exp"]))
+        self._remember(token, principal, _timestamp(claims["exp"]), version)
         return principal
 
-    def _remember(self, token: str, principal: M2MPrincipal, exp: float) -> None:
+    def _remember(self, token: str, principal: M2MPrincipal, exp: float, version: int) -> None:
         now = time.time()
         if exp <= now or self.cache_size <= 0:
             return
@@ -77,7 +80,7 @@ class TokenValidator:
                 cache.pop(next(iter(cache)))
             except (StopIteration, KeyError, RuntimeError):
                 break
-        cache[token] = (principal, min(exp, now + self.recheck_after), self.key_source.version)
+        cache[token] = (principal, min(exp, now + self.recheck_after), version)
 
     def clear(self) -> None:
         self._cache.clear()

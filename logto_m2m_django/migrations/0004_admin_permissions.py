@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('logto_m2m', '0001_initial'),
+        ('logto_m2m', '0002_change_counter'),
     ]
 
     operations = [

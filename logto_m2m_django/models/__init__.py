@@ -2,12 +2,14 @@
 
 from .activity import Outcome, TokenActivity
 from .applications import ApplicationSecret, M2MApplication
+from .changes import ChangeCounter
 from .keys import KeyStatus, SigningKey
 from .resources import Resource, Scope
 from .roles import Role, RoleType
 
 __all__ = [
     "ApplicationSecret",
+    "ChangeCounter",
     "KeyStatus",
     "M2MApplication",
     "Outcome",

@@ -1,4 +1,4 @@
-"""``manage.py m2m <subcommand>``: demo, rotate-keys, keys, bootstrap, prune-activity."""
+"""``manage.py m2m <subcommand>``: demo, rotate-keys, delete-key, keys, bootstrap, prune-activity."""
 
 from __future__ import annotations
 
@@ -68,6 +68,15 @@ def _demo_objects() -> tuple[Resource, Role, M2MApplication, str]:
     return resource, role, app, reset_default_secret(app)
 
 
+def _with_dash_hint(error: Any) -> Any:
+    """argparse takes a kid that starts with '-' (base64url allows it) for an option: say what to type."""
+
+    def with_hint(message: str) -> Any:
+        return error(f"{message} (a key ID that starts with '-' goes after '--': m2m delete-key -- -AbC...)")
+
+    return with_hint
+
+
 class Command(BaseCommand):
     help = "Machine-to-machine administration: demo data, signing keys."
 
@@ -84,6 +93,13 @@ class Command(BaseCommand):
         rotate.add_argument(
             "--staged", action="store_true", help="Create a Next key (published, not yet signing) instead."
         )
+        delete = sub.add_parser(
+            "delete-key",
+            help="Delete a Previous or Next signing key: its tokens stop validating in every process within "
+            "KEY_CHANGE_CHECK_SECONDS (how a leaked key is revoked; rotate first if it is Current).",
+        )
+        delete.add_argument("kid", help="The key ID, as `m2m keys` lists it; one starting with '-' goes after '--'.")
+        delete.error = _with_dash_hint(delete.error)  # type: ignore[method-assign]
         sub.add_parser("keys", help="List the signing keys.")
         bootstrap = sub.add_parser(
             "bootstrap",
@@ -109,6 +125,7 @@ class Command(BaseCommand):
         handler = {
             "demo": self.demo,
             "rotate-keys": self.rotate_keys,
+            "delete-key": self.delete_key,
             "keys": self.list_keys,
             "prune-activity": self.prune_activity,
         }[options["subcommand"]]
@@ -189,6 +206,20 @@ class Command(BaseCommand):
         except KeyStoreError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"{key.get_status_display()} key: {key.kid} ({key.algorithm})"))
+        self.list_keys()
+
+    def delete_key(self, **options: Any) -> None:
+        kid = options["kid"]
+        try:
+            key_store.delete(kid)
+        except KeyStoreError as exc:
+            raise CommandError(f"Key {kid} not deleted: {exc}") from exc
+        interval = m2m_settings.KEY_CHANGE_CHECK_SECONDS
+        if interval <= 0:  # notices off (system check logto_m2m.W030)
+            interval = m2m_settings.KEY_CACHE_SECONDS
+        self.stdout.write(
+            self.style.SUCCESS(f"Deleted key {kid}: every process refuses its tokens within {interval:g} s.")
+        )
         self.list_keys()
 
     def list_keys(self, **options: Any) -> None:

@@ -1,0 +1,171 @@
+"""Control-plane change notices: one version counter per channel, watched by every process.
+
+A change that other processes must see (today the signing keys, channel ``"keys"``) calls
+:func:`announce` inside the transaction that makes it. That bumps the channel's row in
+:class:`~logto_m2m_django.models.ChangeCounter`, so a rolled-back change announces nothing;
+on commit, the new version is also written to the shared cache (``THROTTLE_CACHE``) when that
+cache is seen by every process.
+
+Each process holds a :class:`Watcher` per channel. :meth:`Watcher.poll` costs one clock
+comparison; at most once per ``KEY_CHANGE_CHECK_SECONDS`` it reads the channel's version: one
+cache GET when the cache is shared and answering, else (``LocMemCache``, the cache down or the
+entry missing) one primary-key read of the counter row. The cache holds the database's number,
+so either source can be compared with the version seen last. Never a query per request.
+
+Cache writes go through :mod:`._internal.sharedcache` (one circuit breaker), and the cache entry
+expires after :data:`CACHE_TTL_SECONDS`: a notice whose cache write was lost (cache down at the
+time) is still read from the database once the entry is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F
+
+from ._internal import sharedcache
+from .conf import m2m_settings, on_reload
+from .models import ChangeCounter
+
+logger = logging.getLogger("logto_m2m_django.changes")
+
+#: Seconds the cache keeps a channel's version; a missing entry is read from the database.
+CACHE_TTL_SECONDS = 300
+
+#: Monotonic clock of the watchers (tests replace it).
+clock = time.monotonic
+
+
+def cache_key(channel: str) -> str:
+    return f"logto_m2m:changes:{channel}"
+
+
+def _cache_alias() -> str | None:
+    """The alias of the shared cache, or None when it is private to this process (LocMemCache)."""
+    alias = m2m_settings.THROTTLE_CACHE
+    return alias if sharedcache.is_shared(alias) else None
+
+
+def announce(channel: str) -> int:
+    """Record a change on ``channel`` in the current transaction; returns the new version.
+
+    Every process notices it within ``KEY_CHANGE_CHECK_SECONDS`` after the commit.
+    """
+    with transaction.atomic():
+        bumped = ChangeCounter.objects.filter(pk=channel).update(version=F("version") + 1)
+        if not bumped:
+            try:
+                with transaction.atomic():
+                    ChangeCounter.objects.create(channel=channel, version=1)
+            except IntegrityError:  # another transaction created the row first
+                ChangeCounter.objects.filter(pk=channel).update(version=F("version") + 1)
+        # The row is locked by our UPDATE until commit: this is our own number.
+        version = int(ChangeCounter.objects.filter(pk=channel).values_list("version", flat=True).get())
+    transaction.on_commit(lambda: _publish(channel, version))
+    return version
+
+
+def _publish(channel: str, version: int) -> None:
+    alias = _cache_alias()
+    if alias is None:
+        return
+    written = sharedcache.call(alias, lambda c: c.set(cache_key(channel), version, CACHE_TTL_SECONDS) or True, False)
+    if not written:
+        logger.warning(
+            "Change %r (version %d) not written to the cache; other processes read it from the database "
+            "once the cache entry expires or the cache is back.",
+            channel,
+            version,
+        )
+
+
+def _database_version(channel: str) -> int | None:
+    try:
+        row = ChangeCounter.objects.filter(pk=channel).values_list("version", flat=True).first()
+    except DatabaseError:
+        logger.warning("Change notices for %r not read: the database is unavailable.", channel)
+        return None
+    return int(row or 0)
+
+
+def read_version(channel: str) -> int | None:
+    """The channel's version: from the shared cache when it answers, else from the database.
+
+    None when neither answers (the caller keeps what it has).
+    """
+    alias = _cache_alias()
+    if alias is None:
+        return _database_version(channel)
+    missing = sharedcache.unavailable()
+    value = sharedcache.call(alias, lambda c: c.get(cache_key(channel), missing), missing)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    version = _database_version(channel)
+    if version is not None and sharedcache.breaker.usable():
+        # The entry expired or was evicted: put the database's number back for the other processes.
+        # ``add`` never overwrites a newer number written meanwhile by an announcement.
+        sharedcache.call(alias, lambda c: c.add(cache_key(channel), version, CACHE_TTL_SECONDS), False)
+    return version
+
+
+class Watcher:
+    """Tells one process, cheaply, when a channel changed in any process."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.seen: int | None = None
+        self._next_check = -1e18
+        self._lock = threading.Lock()
+
+    def poll(self) -> bool:
+        """True when the channel changed since the last look (checked at most once per interval).
+
+        The first look reports a change too: the caller loads what the channel protects after
+        the version was read, so a change committed meanwhile is reported by the next look.
+        """
+        if clock() < self._next_check:
+            return False
+        if not self._lock.acquire(blocking=False):
+            return False  # another thread of this process is looking right now
+        try:
+            interval = m2m_settings.KEY_CHANGE_CHECK_SECONDS
+            if interval <= 0:  # checks turned off: changes arrive with the KEY_CACHE_SECONDS reload
+                self._next_check = 1e18
+                return False
+            now = clock()
+            if now < self._next_check:
+                return False
+            self._next_check = now + interval
+            version = read_version(self.channel)
+            if version is None or version == self.seen:
+                return False
+            self.seen = version
+            return True
+        finally:
+            self._lock.release()
+
+    def reset(self) -> None:
+        """Look afresh at the next poll, as a new process would (the settings changed)."""
+        self.seen = None
+        self._next_check = -1e18
+
+
+_watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()
+
+
+def watcher(channel: str) -> Watcher:
+    """A new watcher of ``channel``, reset when the settings change."""
+    created = Watcher(channel)
+    _watchers.add(created)
+    return created
+
+
+@on_reload
+def reset_watchers() -> None:
+    """Every watcher of this process looks afresh at its next poll."""
+    for each in list(_watchers):
+        each.reset()

@@ -1,0 +1,282 @@
+"""End to end: key changes made with the CLI reach every gunicorn worker; a dead or hung Redis is survived.
+
+The example project under gunicorn (3 sync workers, ``tests.worker_server_settings``: each response says
+which worker answered in ``X-Worker-Pid``), the ``m2m`` command in another process, requests over loopback
+with ``Connection: close`` so that they spread over the workers. Once with LocMemCache + SQLite (no shared
+cache: the database counter carries the notice) and once with Redis + PostgreSQL (issue 12, "Done means").
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+pytest.importorskip("gunicorn", reason="the end-to-end tests serve the example project with gunicorn")
+
+from logto_m2m_django._internal.sharedcache import RETRY_SECONDS
+
+from .e2e_support import free_port, manage, scratch_database, serve
+
+pytestmark = pytest.mark.e2e
+
+SHOP = "https://shopping.api"
+WORKERS = 3
+#: Issue 12: every worker refuses, signs with and publishes the new state within 6 s of the CLI's change.
+PROPAGATION_DEADLINE = 6.0
+READY_DEADLINE = 60.0
+TIMEOUT = 10
+CLOSE = {"Connection": "close"}  # a new connection per request: the workers take turns accepting
+
+
+@dataclass
+class Deployment:
+    base_url: str
+    env: dict[str, str]
+    demo: dict[str, Any]
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def manage(self, *args: str) -> str:
+        return manage(self.env, *args)
+
+
+@contextmanager
+def deployment(
+    workdir: Path, *, database_url: str, redis_url: str | None, workers: int = WORKERS
+) -> Iterator[Deployment]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LOGTO_M2M_", "REDIS_URL"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.worker_server_settings",
+            "DATABASE_URL": database_url,
+            "LOGTO_M2M_ISSUER": f"http://127.0.0.1:{port}/oidc",
+            "LOGTO_M2M_CACHE_PREFIX": f"logto-m2m-keys-{secrets.token_hex(6)}",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+            "CONN_MAX_AGE": "60",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    manage(env, "migrate", "--noinput", "-v0")
+    demo = json.loads(manage(env, "m2m", "demo", "--json").strip().splitlines()[-1])
+    with serve(env, port, workdir, workers) as (base_url, _log):
+        yield Deployment(base_url, env, demo)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("locmem-sqlite"),
+        pytest.param("redis-postgres", marks=[pytest.mark.redis, pytest.mark.postgres]),
+    ]
+)
+def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    with ExitStack() as stack:
+        if request.param == "locmem-sqlite":
+            database_url, redis_url = f"sqlite:///{tmp_path / 'keys.sqlite3'}", None
+        else:
+            database_url, redis_url = stack.enter_context(scratch_database(tmp_path, "keys")), os.environ["REDIS_URL"]
+        yield stack.enter_context(deployment(tmp_path, database_url=database_url, redis_url=redis_url))
+
+
+# -- what a request shows ------------------------------------------------------------------------------------
+
+
+def token_response(app: Deployment) -> requests.Response:
+    basic = base64.b64encode(f"{app.demo['client_id']}:{app.demo['client_secret']}".encode()).decode()
+    return requests.post(
+        app.url("/oidc/token"),
+        data={"grant_type": "client_credentials", "resource": SHOP, "scope": "read:products"},
+        headers={"Authorization": f"Basic {basic}", **CLOSE},
+        timeout=TIMEOUT,
+    )
+
+
+def new_token(app: Deployment) -> str:
+    response = token_response(app)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def kid_of(token: str) -> str:
+    head = token.split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["kid"])
+
+
+def products(app: Deployment, token: str) -> requests.Response:
+    return requests.get(app.url("/products"), headers={"Authorization": f"Bearer {token}", **CLOSE}, timeout=TIMEOUT)
+
+
+def pid(response: requests.Response) -> int:
+    return int(response.headers["X-Worker-Pid"])
+
+
+def observe_until(
+    probes: dict[str, Callable[[], tuple[int, bool]]], done: Callable[[dict[str, set[int]]], bool], deadline: float
+) -> dict[str, set[int]]:
+    """Run the probes concurrently (each answers ``(worker pid, in the expected state)``) until ``done``
+    or the deadline; returns, per probe, the workers seen in the expected state."""
+    seen: dict[str, set[int]] = {name: set() for name in probes}
+    lock = threading.Lock()
+
+    def run(name: str) -> None:
+        worker, ok = probes[name]()
+        if ok:
+            with lock:
+                seen[name].add(worker)
+
+    with ThreadPoolExecutor(max_workers=2 * WORKERS) as pool:
+        while time.monotonic() < deadline:
+            list(pool.map(run, [name for name in probes for _ in range(WORKERS)]))
+            with lock:
+                if done(seen):
+                    break
+    return seen
+
+
+# -- rotate + delete with the CLI reaches every worker ----------------------------------------------------------
+
+
+def test_rotate_and_delete_from_the_cli_reach_every_worker(running: Deployment) -> None:
+    app = running
+    cached = new_token(app)  # verified and cached by every worker below
+    unseen = new_token(app)  # never shown to any worker before the key is deleted
+    old_kid = kid_of(cached)
+    assert kid_of(unseen) == old_kid
+
+    def serves_cached() -> tuple[int, bool]:
+        response = products(app, cached)
+        return pid(response), response.status_code == 200
+
+    warm = observe_until(
+        {"cached": serves_cached},
+        lambda seen: len(seen["cached"]) >= WORKERS,
+        time.monotonic() + READY_DEADLINE,
+    )
+    workers = warm["cached"]
+    assert len(workers) == WORKERS, f"only workers {workers} answered"
+
+    # The operator's incident procedure, each command its own process.
+    rotated = app.manage("m2m", "rotate-keys")
+    new_kid = next(line.split()[2] for line in rotated.splitlines() if line.startswith("Current key:"))
+    app.manage("m2m", "delete-key", "--", old_kid)  # "--": a kid may start with "-"
+    changed_at = time.monotonic()
+
+    def refuses(token: str) -> Callable[[], tuple[int, bool]]:
+        def probe() -> tuple[int, bool]:
+            response = products(app, token)
+            return pid(response), response.status_code == 401 and "unknown key" in response.headers.get(
+                "WWW-Authenticate", ""
+            )
+
+        return probe
+
+    def signs_with_the_new_key() -> tuple[int, bool]:
+        response = token_response(app)
+        return pid(response), response.status_code == 200 and kid_of(response.json()["access_token"]) == new_kid
+
+    def publishes_the_new_key() -> tuple[int, bool]:
+        response = requests.get(app.url("/oidc/jwks"), headers=CLOSE, timeout=TIMEOUT)
+        return pid(response), [key["kid"] for key in response.json()["keys"]] == [new_kid]
+
+    probes = {
+        "refuses the cached token": refuses(cached),
+        "refuses the unseen token": refuses(unseen),
+        "signs with the new key": signs_with_the_new_key,
+        "publishes the new key": publishes_the_new_key,
+    }
+    seen = observe_until(
+        probes, lambda seen: all(workers <= pids for pids in seen.values()), changed_at + PROPAGATION_DEADLINE
+    )
+    elapsed = time.monotonic() - changed_at
+
+    missing = {name: sorted(workers - pids) for name, pids in seen.items() if not workers <= pids}
+    assert not missing, f"workers not in the new state {PROPAGATION_DEADLINE} s after the CLI: {missing}"
+    print(f"every worker in the new state {elapsed:.2f} s after `m2m delete-key` returned")
+
+
+# -- a dead or hung Redis ------------------------------------------------------------------------------------
+
+
+class HungRedis:
+    """A TCP listener that accepts connections and never answers (a hung Redis); counts the connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # the accept timeout, so that stop() is noticed
+                continue
+            self.accepted.append(conn)  # held open, never read, never answered
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("failure", ["hung", "dead"])
+def test_a_dead_or_hung_redis_leaves_tokens_and_protected_views_answering(failure: str, tmp_path: Path) -> None:
+    hung = HungRedis() if failure == "hung" else None
+    port = hung.port if hung else free_port()  # "dead": nothing listens there
+    workers = 2
+    try:
+        with deployment(
+            tmp_path,
+            database_url=f"sqlite:///{tmp_path / 'redis-down.sqlite3'}",
+            redis_url=f"redis://127.0.0.1:{port}/0",
+            workers=workers,
+        ) as app:
+            before = len(hung.accepted) if hung else 0
+            started = time.monotonic()
+            statuses = []
+            token = new_token(app)
+            for _ in range(30):
+                statuses.append(token_response(app).status_code)
+                statuses.append(products(app, token).status_code)
+            elapsed = time.monotonic() - started
+            after = len(hung.accepted) if hung else 0
+            app.manage("m2m", "rotate-keys")  # the CLI too: its notice still reaches the database counter
+            assert token_response(app).status_code == 200
+    finally:
+        if hung:
+            hung.stop()
+
+    assert statuses == [200] * 60
+    if hung:
+        # Each process pays a hung Redis once per breaker and retry period (the throttle counters and the
+        # change notices each have one today), never once per request.
+        periods = int(elapsed // RETRY_SECONDS) + 2
+        connections = after - before
+        assert connections <= workers * 2 * periods, (connections, elapsed)
