@@ -50,8 +50,8 @@ def check_depth(data: bytes, max_depth: int = MAX_DEPTH) -> None:
         raise JSONNestingError(f"The JSON is nested too deeply (more than {max_depth} levels).")
 
 
-def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
-    """``json.loads(data)`` for untrusted input: :class:`JSONNestingError` beyond ``max_depth`` levels.
+def loads(data: bytes | str, max_depth: int = MAX_DEPTH, **options: Any) -> Any:
+    """``json.loads(data, **options)`` for untrusted input: :class:`JSONNestingError` beyond ``max_depth`` levels.
 
     Raises ``ValueError`` (``json.JSONDecodeError``, ``UnicodeDecodeError`` or
     :class:`JSONNestingError`) for anything that is not acceptable JSON.
@@ -59,6 +59,6 @@ def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     check_depth(raw, max_depth)
     try:
-        return json.loads(data)
+        return json.loads(data, **options)
     except RecursionError as exc:  # not reachable after the check; kept so that no caller ever sees one
         raise JSONNestingError("The JSON is nested too deeply.") from exc

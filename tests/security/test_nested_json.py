@@ -97,8 +97,9 @@ def test_nested_token_on_the_management_api_is_invalid_token(raw: bytes) -> None
 @pytest.mark.urls("tests.remote_urls")
 def test_nested_token_in_remote_mode_is_invalid_token(raw: bytes) -> None:
     stub: StubIssuer
-    with stub_issuer() as stub, override_settings(
-        LOGTO_M2M={"ISSUER": stub.issuer, "KEY_SOURCE": "remote", "MAX_TOKEN_LENGTH": BIG}
+    with (
+        stub_issuer() as stub,
+        override_settings(LOGTO_M2M={"ISSUER": stub.issuer, "KEY_SOURCE": "remote", "MAX_TOKEN_LENGTH": BIG}),
     ):
         client = APIClient()
         good = stub.keys[0].sign(logto_m2m_claims(stub.issuer, "https://shopping.api"))
