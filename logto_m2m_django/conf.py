@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_CACHE_SECONDS": 300,
     # Remote mode: timeout in seconds for connecting to and reading from the JWKS / discovery URL.
     "JWKS_TIMEOUT": 5,
+    # Remote mode: while the JWKS can't be fetched, the last keys are trusted for at most this many
+    # seconds after they were due for a refresh; then tokens are refused (401) until a fetch succeeds.
+    "JWKS_MAX_STALE_SECONDS": 3600,
     # Import path of a callable(claims: dict, context: dict) -> dict of extra claims.
     "EXTRA_CLAIMS": None,
     # Realm in WWW-Authenticate challenges.
@@ -174,6 +177,10 @@ class M2MSettings:
     @property
     def JWKS_TIMEOUT(self) -> float:  # noqa: N802
         return float(self._values()["JWKS_TIMEOUT"])
+
+    @property
+    def JWKS_MAX_STALE_SECONDS(self) -> float:  # noqa: N802
+        return max(0.0, float(self._values()["JWKS_MAX_STALE_SECONDS"]))
 
     @property
     def EXTRA_CLAIMS(self) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None:  # noqa: N802
