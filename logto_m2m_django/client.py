@@ -22,13 +22,20 @@ answers 401, drop the cached token and retry once with a new one.
 
 Only the standard library is needed for the token requests themselves; this
 module touches neither Django's settings nor the ORM.
+
+Credentials never leave the origin they were meant for: the token request
+follows a redirect only within its origin (or from http up to https on the
+same host), and only a 307/308 that keeps the POST; anything else raises
+:class:`UnsafeRedirectError` before a byte is sent there. ``RequestsAuth`` and
+``HTTPXAuth`` renew and resend a token only when the 401 comes from the origin
+the request was addressed to, never from a host a redirect led to.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
-import json
 import threading
 import time
 import urllib.error
@@ -37,6 +44,8 @@ from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mappi
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlencode, urlsplit
+
+from ._internal import redirects, safejson
 
 try:
     from requests.auth import AuthBase as _RequestsAuthBase
@@ -57,6 +66,7 @@ __all__ = [
     "TokenEndpointUnavailable",
     "TokenRequestError",
     "TokenSource",
+    "UnsafeRedirectError",
 ]
 
 _MAX_RESPONSE_BYTES = 256 * 1024
@@ -90,6 +100,10 @@ class TokenEndpointUnavailable(M2MClientError):  # noqa: N818 - reads as a state
     """The token endpoint could not be reached or gave an answer that is not OAuth 2.0."""
 
 
+class UnsafeRedirectError(TokenEndpointUnavailable):
+    """A redirect would have sent the client's credentials to another origin or over plain http."""
+
+
 class DiscoveryError(M2MClientError):
     """``{issuer}/.well-known/openid-configuration`` could not be read or names no token endpoint."""
 
@@ -106,16 +120,25 @@ class AccessToken:
     refresh_at: float
 
 
+_opener = redirects.build_opener()
+
+
 def urllib_transport(
     method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
 ) -> tuple[int, bytes]:
-    """The default transport: the standard library, error statuses returned rather than raised."""
+    """The default transport: the standard library, error statuses returned rather than raised.
+
+    Redirects are followed only where the credentials may go (see ``_internal/redirects.py``); the
+    others raise :class:`UnsafeRedirectError` before anything is sent to the new URL.
+    """
     if urlsplit(url).scheme not in ("http", "https"):
         raise ValueError(f"{url!r} is not an http(s) URL.")
     request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+        with _opener.open(request, timeout=timeout) as response:
             return response.status, response.read(_MAX_RESPONSE_BYTES + 1)
+    except redirects.RedirectRefusedError as exc:
+        raise UnsafeRedirectError(str(exc)) from exc
     except urllib.error.HTTPError as exc:
         with exc:
             return exc.code, exc.read(_MAX_RESPONSE_BYTES + 1)
@@ -229,6 +252,8 @@ class TokenSource:
         self.request_count += 1
         try:
             return self._transport(method, url, headers, body, self.timeout)
+        except M2MClientError:
+            raise
         except (OSError, ValueError, http.client.HTTPException) as exc:
             raise TokenEndpointUnavailable(f"{method} {url} failed: {exc}") from exc
 
@@ -302,7 +327,8 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     if len(body) > _MAX_RESPONSE_BYTES:
         return None
     try:
-        document = json.loads(body)
+        # Bounded nesting: a hostile endpoint's "[[[[..." must not raise RecursionError in the caller.
+        document = safejson.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
     return document if isinstance(document, dict) else None
@@ -325,13 +351,22 @@ class RequestsAuth(_RequestsAuthBase):
         self.source = source
 
     def __call__(self, request: Any) -> Any:
-        request.headers["Authorization"] = _bearer(self.source.token())
-        request.register_hook("response", self._retry_once_on_401)
+        token = self.source.token()
+        request.headers["Authorization"] = _bearer(token)
+        # The hook travels with the request through redirects (requests copies it to each hop):
+        # it remembers where the token was meant to go.
+        request.register_hook(
+            "response", functools.partial(self._retry_once_on_401, origin=redirects.origin(request.url))
+        )
         return request
 
-    def _retry_once_on_401(self, response: Any, **kwargs: Any) -> Any:
+    def _retry_once_on_401(self, response: Any, *, origin: tuple[str, str, int | None], **kwargs: Any) -> Any:
         sent = response.request
         if response.status_code != 401 or getattr(sent, "_logto_m2m_retried", False):
+            return response
+        if redirects.origin(sent.url) != origin or not str(sent.headers.get("Authorization", "")).startswith("Bearer "):
+            # A 401 from a host a redirect led to (which got no token: requests strips it) is that
+            # host's answer; sending it a fresh token would hand our credentials to a stranger.
             return response
         self.source.invalidate(str(sent.headers.get("Authorization", ""))[len("Bearer ") :])
         retry = sent.copy()
@@ -346,6 +381,14 @@ class RequestsAuth(_RequestsAuthBase):
 
 
 _HTTPXAuthBase: Any = _httpx.Auth if _httpx is not None else object
+
+
+def _renew(request: Any, response: Any) -> bool:
+    """A 401 from the origin the request was addressed to, not from a host a redirect led to."""
+    return bool(
+        response.status_code == 401
+        and redirects.origin(str(response.request.url)) == redirects.origin(str(request.url))
+    )
 
 
 class HTTPXAuth(_HTTPXAuthBase):  # type: ignore[misc]
@@ -365,7 +408,7 @@ class HTTPXAuth(_HTTPXAuthBase):  # type: ignore[misc]
         token = self.source.token()
         request.headers["Authorization"] = _bearer(token)
         response = yield request
-        if response.status_code == 401:
+        if _renew(request, response):
             self.source.invalidate(token)
             request.headers["Authorization"] = _bearer(self.source.token())
             yield request
@@ -374,7 +417,7 @@ class HTTPXAuth(_HTTPXAuthBase):  # type: ignore[misc]
         token = await self._token_async()
         request.headers["Authorization"] = _bearer(token)
         response = yield request
-        if response.status_code == 401:
+        if _renew(request, response):
             self.source.invalidate(token)
             request.headers["Authorization"] = _bearer(await self._token_async())
             yield request

@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import tokens
+from .._internal import redirects, safejson
 from ..conf import m2m_settings
 
 logger = logging.getLogger(__name__)
@@ -67,21 +68,9 @@ class KeySetUnavailableError(tokens.UnknownKeyError):
     """A token names a key this process does not know, and the issuer's JWKS can't be fetched now."""
 
 
-class _HTTPOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows redirects to http(s) URLs only, and never from https down to plain http."""
-
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        scheme = urlsplit(newurl).scheme.lower()
-        if scheme not in ("http", "https"):
-            raise FetchError(f"Refusing a redirect to {newurl!r}.")
-        if urlsplit(req.full_url).scheme.lower() == "https" and scheme != "https":
-            # A downgrade would let anyone on the path serve the keys (RFC 8414 §3 and OpenID
-            # Connect Discovery §4 require TLS for the metadata and the JWKS).
-            raise FetchError(f"Refusing a redirect from https to {newurl!r}.")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_opener = urllib.request.build_opener(_HTTPOnlyRedirects)
+# Redirects to non-http(s) URLs and from https down to plain http are refused: a downgrade would let
+# anyone on the path serve the keys (RFC 8414 §3 and OpenID Connect Discovery §4 require TLS).
+_opener = redirects.build_opener()
 
 
 def fetch_url(url: str, timeout: float) -> bytes:
@@ -118,7 +107,7 @@ def fetch_url(url: str, timeout: float) -> bytes:
 
 def _json_object(body: bytes, url: str) -> dict[str, Any]:
     try:
-        document = json.loads(body)
+        document = safejson.loads(body)  # nesting bounded: never a RecursionError
     except (ValueError, UnicodeDecodeError) as exc:
         raise FetchError(f"{url} did not answer with JSON.") from exc
     if not isinstance(document, dict):
