@@ -22,31 +22,32 @@ answers 401, drop the cached token and retry once with a new one.
 
 Only the standard library is needed for the token requests themselves; this
 module touches neither Django's settings nor the ORM.
+
+Credentials never leave the origin they were meant for: the token request
+follows a redirect only within its origin (or from http up to https on the
+same host), and only a 307/308 that keeps the POST; anything else raises
+:class:`UnsafeRedirectError` before a byte is sent there. ``RequestsAuth`` and
+``HTTPXAuth`` renew and resend a token only when the 401 comes from the origin
+the request was addressed to, never from a host a redirect led to.
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
-import json
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlencode, urlsplit
 
-try:
-    from requests.auth import AuthBase as _RequestsAuthBase
-except ImportError:  # pragma: no cover - the [client-requests] extra is not installed
-    _RequestsAuthBase = object  # type: ignore[misc,assignment]
+from ._internal import redirects, safejson
 
-try:
-    import httpx as _httpx
-except ImportError:  # pragma: no cover - the [client-httpx] extra is not installed
-    _httpx = None  # type: ignore[assignment]
+# The requests and httpx adapters live in a module of their own; their public path is this one.
+from ._internal.client_adapters import HTTPXAuth, RequestsAuth
 
 __all__ = [
     "AccessToken",
@@ -57,6 +58,7 @@ __all__ = [
     "TokenEndpointUnavailable",
     "TokenRequestError",
     "TokenSource",
+    "UnsafeRedirectError",
 ]
 
 _MAX_RESPONSE_BYTES = 256 * 1024
@@ -90,6 +92,10 @@ class TokenEndpointUnavailable(M2MClientError):  # noqa: N818 - reads as a state
     """The token endpoint could not be reached or gave an answer that is not OAuth 2.0."""
 
 
+class UnsafeRedirectError(TokenEndpointUnavailable):
+    """A redirect would have sent the client's credentials to another origin or over plain http."""
+
+
 class DiscoveryError(M2MClientError):
     """``{issuer}/.well-known/openid-configuration`` could not be read or names no token endpoint."""
 
@@ -106,16 +112,25 @@ class AccessToken:
     refresh_at: float
 
 
+_opener = redirects.build_opener()
+
+
 def urllib_transport(
     method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
 ) -> tuple[int, bytes]:
-    """The default transport: the standard library, error statuses returned rather than raised."""
+    """The default transport: the standard library, error statuses returned rather than raised.
+
+    Redirects are followed only where the credentials may go (see ``_internal/redirects.py``); the
+    others raise :class:`UnsafeRedirectError` before anything is sent to the new URL.
+    """
     if urlsplit(url).scheme not in ("http", "https"):
         raise ValueError(f"{url!r} is not an http(s) URL.")
     request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+        with _opener.open(request, timeout=timeout) as response:
             return response.status, response.read(_MAX_RESPONSE_BYTES + 1)
+    except redirects.RedirectRefusedError as exc:
+        raise UnsafeRedirectError(str(exc)) from exc
     except urllib.error.HTTPError as exc:
         with exc:
             return exc.code, exc.read(_MAX_RESPONSE_BYTES + 1)
@@ -229,6 +244,8 @@ class TokenSource:
         self.request_count += 1
         try:
             return self._transport(method, url, headers, body, self.timeout)
+        except M2MClientError:
+            raise
         except (OSError, ValueError, http.client.HTTPException) as exc:
             raise TokenEndpointUnavailable(f"{method} {url} failed: {exc}") from exc
 
@@ -302,87 +319,8 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     if len(body) > _MAX_RESPONSE_BYTES:
         return None
     try:
-        document = json.loads(body)
+        # Bounded nesting: a hostile endpoint's "[[[[..." must not raise RecursionError in the caller.
+        document = safejson.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
     return document if isinstance(document, dict) else None
-
-
-def _bearer(value: str) -> str:
-    return f"Bearer {value}"
-
-
-class RequestsAuth(_RequestsAuthBase):
-    """``requests`` authentication with a :class:`TokenSource` (extra ``[client-requests]``).
-
-    ``session.auth = RequestsAuth(source)``. On a 401 from the API the cached
-    token is dropped and the request is sent once more with a new token.
-    """
-
-    def __init__(self, source: TokenSource) -> None:
-        if _RequestsAuthBase is object:  # pragma: no cover
-            raise ImportError("RequestsAuth needs requests: pip install 'logto-m2m-django[client-requests]'.")
-        self.source = source
-
-    def __call__(self, request: Any) -> Any:
-        request.headers["Authorization"] = _bearer(self.source.token())
-        request.register_hook("response", self._retry_once_on_401)
-        return request
-
-    def _retry_once_on_401(self, response: Any, **kwargs: Any) -> Any:
-        sent = response.request
-        if response.status_code != 401 or getattr(sent, "_logto_m2m_retried", False):
-            return response
-        self.source.invalidate(str(sent.headers.get("Authorization", ""))[len("Bearer ") :])
-        retry = sent.copy()
-        retry.headers["Authorization"] = _bearer(self.source.token())
-        retry._logto_m2m_retried = True
-        response.content  # noqa: B018 - read the body so that the connection can be reused
-        response.close()
-        new_response = response.connection.send(retry, **kwargs)
-        new_response.history.append(response)
-        new_response.request = retry
-        return new_response
-
-
-_HTTPXAuthBase: Any = _httpx.Auth if _httpx is not None else object
-
-
-class HTTPXAuth(_HTTPXAuthBase):  # type: ignore[misc]
-    """``httpx`` authentication with a :class:`TokenSource` (extra ``[client-httpx]``).
-
-    ``httpx.Client(auth=HTTPXAuth(source))`` or ``httpx.AsyncClient(...)``; in
-    async clients a token request runs in a worker thread. On a 401 from the
-    API the cached token is dropped and the request is sent once more.
-    """
-
-    def __init__(self, source: TokenSource) -> None:
-        if _httpx is None:  # pragma: no cover
-            raise ImportError("HTTPXAuth needs httpx: pip install 'logto-m2m-django[client-httpx]'.")
-        self.source = source
-
-    def sync_auth_flow(self, request: Any) -> Generator[Any, Any, None]:
-        token = self.source.token()
-        request.headers["Authorization"] = _bearer(token)
-        response = yield request
-        if response.status_code == 401:
-            self.source.invalidate(token)
-            request.headers["Authorization"] = _bearer(self.source.token())
-            yield request
-
-    async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
-        token = await self._token_async()
-        request.headers["Authorization"] = _bearer(token)
-        response = yield request
-        if response.status_code == 401:
-            self.source.invalidate(token)
-            request.headers["Authorization"] = _bearer(await self._token_async())
-            yield request
-
-    async def _token_async(self) -> str:
-        cached = self.source.cached()
-        if cached is not None:
-            return cached.value
-        import anyio.to_thread  # httpx depends on anyio
-
-        return await anyio.to_thread.run_sync(self.source.token)

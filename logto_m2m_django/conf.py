@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_CACHE_SECONDS": 300,
     # Remote mode: timeout in seconds for connecting to and reading from the JWKS / discovery URL.
     "JWKS_TIMEOUT": 5,
+    # Remote mode: while the JWKS can't be fetched, the last keys are trusted for at most this many
+    # seconds after they were due for a refresh; then tokens are refused (401) until a fetch succeeds.
+    "JWKS_MAX_STALE_SECONDS": 3600,
     # Deprecated alias of CUSTOM_CLAIMS (system check logto_m2m.W040): callable(claims, context) -> dict.
     "EXTRA_CLAIMS": None,
     # Import path of the custom-claims hook, Logto's custom JWT for client credentials:
@@ -193,6 +196,10 @@ class M2MSettings:
     @property
     def JWKS_TIMEOUT(self) -> float:  # noqa: N802
         return float(self._values()["JWKS_TIMEOUT"])
+
+    @property
+    def JWKS_MAX_STALE_SECONDS(self) -> float:  # noqa: N802
+        return max(0.0, float(self._values()["JWKS_MAX_STALE_SECONDS"]))
 
     def _callable(self, name: str) -> Any:
         value = self._values()[name]

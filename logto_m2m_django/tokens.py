@@ -19,12 +19,16 @@ from typing import Any
 import jwt
 from jwt.algorithms import get_default_algorithms
 
+from ._internal import safejson
+
 #: RFC 9068 §2.1: the ``typ`` header of a JWT access token.
 ACCESS_TOKEN_TYPE = "at+jwt"
 _ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 #: Claims every access token must carry (RFC 9068 §2.2).
 REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 _MAX_KID_LENGTH = 256
+#: Deepest JSON nesting accepted in a token's header or payload (real ones have 1 to 3 levels).
+MAX_JSON_DEPTH = 16
 _ASYMMETRIC = frozenset({"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"})
 
 
@@ -105,12 +109,32 @@ def read_header(token: str, max_length: int) -> dict[str, Any]:
     if token.count(".") != 2:
         raise TokenError("The token is not a JWS in compact serialization.")
     try:
-        header = json.loads(_b64decode(token[: token.index(".")]))
+        # Bounded before parsing: thousands of "[" would exhaust the parser's recursion (a 500).
+        header = safejson.loads(_b64decode(token[: token.index(".")]), MAX_JSON_DEPTH)
+    except safejson.JSONNestingError as exc:
+        raise TokenError("The token header is nested too deeply.") from exc
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise TokenError("The token header is not valid base64url JSON.") from exc
     if not isinstance(header, dict):
         raise TokenError("The token header is not a JSON object.")
     return header
+
+
+def check_payload_depth(token: str) -> None:
+    """Refuse a payload nested deeper than :data:`MAX_JSON_DEPTH` before PyJWT parses it.
+
+    PyJWT parses the payload with ``json.loads`` once the signature holds; bounding it here keeps
+    the answer a clear ``TokenError`` whatever PyJWT release catches or not.
+    """
+    _, _, rest = token.partition(".")
+    try:
+        payload = _b64decode(rest[: rest.index(".")])
+    except (ValueError, binascii.Error):
+        return  # not base64url: PyJWT refuses it as malformed
+    try:
+        safejson.check_depth(payload, MAX_JSON_DEPTH)
+    except safejson.JSONNestingError as exc:
+        raise TokenError("The token payload is nested too deeply.") from exc
 
 
 def verify(
@@ -146,6 +170,7 @@ def verify(
     if key.algorithm != alg:
         # The header must not pick another algorithm than the key's own (RFC 8725 §3.1).
         raise TokenError("The token's algorithm does not match its key.")
+    check_payload_depth(token)
     try:
         claims = jwt.decode(
             token,
@@ -168,7 +193,7 @@ def verify(
         raise TokenError(f'The token lacks the required "{exc.claim}" claim.') from exc
     except jwt.InvalidSignatureError as exc:
         raise TokenError("The token signature is invalid.") from exc
-    except (jwt.PyJWTError, TypeError, ValueError, OverflowError) as exc:
+    except (jwt.PyJWTError, TypeError, ValueError, OverflowError, RecursionError) as exc:
         # Older PyJWT releases raise TypeError/ValueError for claims of the wrong type
         # (e.g. "nbf": [1]); any of them is a malformed token, never a server error.
         raise TokenError("The token is malformed.") from exc

@@ -117,8 +117,14 @@ def inspect_token(token: str, audience: str, required_scopes: list[str]) -> Repo
     report.header = header
     report.add(_("Format"), OK, _("A JWS in compact serialization (%(n)d characters).") % {"n": len(token)})
     try:
+        tokens.check_payload_depth(token)
+    except tokens.TokenError as exc:
+        report.add(_("Claims"), FAIL, exc.description)
+        report.verdict = _("Refused with 401 invalid_token: %(why)s") % {"why": exc.description}
+        return report
+    try:
         claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, RecursionError):
         report.add(_("Claims"), FAIL, _("The payload is not a base64url-encoded JSON object."))
         report.verdict = _("Refused with 401 invalid_token: the token is malformed.")
         return report

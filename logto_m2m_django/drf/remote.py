@@ -14,8 +14,13 @@ through ``{issuer}/.well-known/openid-configuration`` (or takes
   signing key is accepted as soon as the issuer publishes it;
 - a key the issuer removed stops validating once the set has been fetched again;
 - when the endpoint is down or slow (``JWKS_TIMEOUT``), every key already known
-  keeps working, a token with an unknown ``kid`` gets a 401 at once, and the
-  endpoint is tried again at most once per cooldown.
+  keeps working for at most ``JWKS_MAX_STALE_SECONDS`` after it was due for a
+  refresh (then every token, cached ones included, gets a 401 until a fetch
+  succeeds: a key the issuer dropped is not trusted forever), a token with an
+  unknown ``kid`` gets a 401 at once, and the endpoint is tried again at most
+  once per cooldown;
+- a redirect from https to plain http (discovery or JWKS) is refused, so that a
+  network attacker can't serve the keys.
 
 This module imports no models: a resource server needs neither this app's
 tables nor ``logto_m2m_django`` in ``INSTALLED_APPS``.
@@ -35,6 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import tokens
+from .._internal import redirects, safejson
 from ..conf import m2m_settings
 
 logger = logging.getLogger(__name__)
@@ -62,14 +68,9 @@ class KeySetUnavailableError(tokens.UnknownKeyError):
     """A token names a key this process does not know, and the issuer's JWKS can't be fetched now."""
 
 
-class _HTTPOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        if urlsplit(newurl).scheme not in ("http", "https"):
-            raise FetchError(f"Refusing a redirect to {newurl!r}.")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_opener = urllib.request.build_opener(_HTTPOnlyRedirects)
+# Redirects to non-http(s) URLs and from https down to plain http are refused: a downgrade would let
+# anyone on the path serve the keys (RFC 8414 §3 and OpenID Connect Discovery §4 require TLS).
+_opener = redirects.build_opener()
 
 
 def fetch_url(url: str, timeout: float) -> bytes:
@@ -106,7 +107,7 @@ def fetch_url(url: str, timeout: float) -> bytes:
 
 def _json_object(body: bytes, url: str) -> dict[str, Any]:
     try:
-        document = json.loads(body)
+        document = safejson.loads(body)  # nesting bounded: never a RecursionError
     except (ValueError, UnicodeDecodeError) as exc:
         raise FetchError(f"{url} did not answer with JSON.") from exc
     if not isinstance(document, dict):
@@ -178,7 +179,8 @@ class RemoteKeySource:
     """A key source (see :class:`~logto_m2m_django.drf.validation.KeySource`) backed by a remote JWKS.
 
     Arguments default to the ``LOGTO_M2M`` settings: ``ISSUER``, ``JWKS_URL``,
-    ``JWKS_CACHE_SECONDS``, ``JWKS_TIMEOUT`` and ``UNKNOWN_KID_REFRESH_COOLDOWN``.
+    ``JWKS_CACHE_SECONDS``, ``JWKS_TIMEOUT``, ``UNKNOWN_KID_REFRESH_COOLDOWN`` and
+    ``JWKS_MAX_STALE_SECONDS`` (``max_stale``).
     ``fetch`` and ``clock`` (monotonic seconds) are injectable for tests.
     """
 
@@ -190,6 +192,7 @@ class RemoteKeySource:
         cache_seconds: float | None = None,
         timeout: float | None = None,
         cooldown: float | None = None,
+        max_stale: float | None = None,
         fetch: Fetch | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -200,6 +203,7 @@ class RemoteKeySource:
         self.cache_seconds = m2m_settings.JWKS_CACHE_SECONDS if cache_seconds is None else cache_seconds
         self.timeout = m2m_settings.JWKS_TIMEOUT if timeout is None else timeout
         self.cooldown = m2m_settings.UNKNOWN_KID_REFRESH_COOLDOWN if cooldown is None else cooldown
+        self.max_stale = m2m_settings.JWKS_MAX_STALE_SECONDS if max_stale is None else max_stale
         self._fetch = fetch or fetch_url
         self._clock = clock
         self._lock = threading.Lock()
@@ -208,6 +212,7 @@ class RemoteKeySource:
         self._loaded = False
         self._discovered_jwks_url: str | None = None
         self._refresh_at = -math.inf  # when the key set is due to be fetched again
+        self._trusted_until = -math.inf  # the keys in hand are not used after this, unless fetched again
         self._unknown_kid_refresh_at = -math.inf  # earliest next fetch caused by an unknown kid
         self._generation = 0  # counts finished fetch attempts, so that waiting threads don't fetch again
         self._version = 0
@@ -220,15 +225,25 @@ class RemoteKeySource:
 
     @property
     def version(self) -> int:
-        """Changes whenever the key set changes, which empties the verified-token cache."""
+        """Changes whenever the key set changes, which empties the verified-token cache.
+
+        Once the keys are stale beyond ``max_stale`` it reads differently too, so that tokens
+        verified earlier go through :meth:`find` again and are refused with the keys.
+        """
+        if self._clock() >= self._trusted_until:
+            return -1 - self._version
         return self._version
 
     def find(self, kid: str) -> tokens.VerificationKey | None:
         generation = self._generation
         if self._clock() >= self._refresh_at:
             # Due for a refresh. With keys in hand only one thread fetches and the others go on with
-            # those keys; before the first key set every thread waits for the one fetch.
-            self._refresh(generation, wait=not self._loaded)
+            # those keys; before the first key set, or once they are too stale, every thread waits.
+            self._refresh(generation, wait=not self._loaded or self._clock() >= self._trusted_until)
+        if self._loaded and self._clock() >= self._trusted_until:
+            raise KeySetUnavailableError(
+                "The issuer's key set could not be refreshed for too long; its last keys are no longer trusted."
+            )
         key = self._keys.get(kid)
         if key is not None:
             return key
@@ -281,6 +296,7 @@ class RemoteKeySource:
         self._loaded = True
         self.last_error = None
         self._refresh_at = self._clock() + self.cache_seconds
+        self._trusted_until = self._refresh_at + self.max_stale
 
     def _get_json(self, url: str) -> dict[str, Any]:
         self.fetch_count += 1

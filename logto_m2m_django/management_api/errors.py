@@ -6,13 +6,22 @@ place that turns both into Logto's error body, keeping DRF's ``WWW-Authenticate`
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
-from django.http import Http404
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger("logto_m2m_django.management_api")
+
+#: ``Retry-After`` (seconds) of the 503 answered while the database can't be reached.
+DATABASE_RETRY_AFTER = 5
 
 
 class ApiError(Exception):
@@ -82,13 +91,19 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF exception handler of the Management API views."""
+    """DRF exception handler of the Management API views: every error is a JSON body.
+
+    A database that can't be reached is a 503 with ``Retry-After``; any other unexpected error is a
+    JSON 500 (logged with its traceback), except with ``DEBUG`` on, where Django's debug page helps more.
+    """
     if isinstance(exc, ApiError):
         return Response(exc.body(), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)
-    if response is None or not isinstance(exc, exceptions.APIException):
+    if response is None:
+        return _unexpected(exc, context)
+    if not isinstance(exc, exceptions.APIException):
         return response
     if isinstance(exc, exceptions.ValidationError):
         lines = _flatten(exc.detail)
@@ -101,3 +116,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "request.general")
     response.data = {"code": code, "message": str(exc.detail)}
     return response
+
+
+def _unexpected(exc: Exception, context: dict[str, Any]) -> Response | None:
+    request = context.get("request")
+    where = f"{request.method} {request.path}" if request is not None else "the Management API"
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The server's own message (host, port, user) stays in the log, not in the answer.
+        logger.error("The database is unreachable while answering %s: %s", where, exc)
+        set_rollback()
+        body = {"code": "database.unavailable", "message": "The database is unavailable; try again shortly."}
+        return Response(body, status=HTTPStatus.SERVICE_UNAVAILABLE, headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+    if settings.DEBUG:
+        return None  # Django's debug page, with the traceback
+    logger.error("Unexpected error while answering %s", where, exc_info=exc)
+    set_rollback()
+    body = {"code": "unexpected_error", "message": "An unexpected error occurred."}
+    return Response(body, status=HTTPStatus.INTERNAL_SERVER_ERROR)
+
+
+def route_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """The JSON 404 of a path under the API's collections that names no route (no token needed)."""
+    body = {"code": "entity.not_found", "message": f"No Management API route matches {request.method} {request.path}."}
+    return JsonResponse(body, status=HTTPStatus.NOT_FOUND)

@@ -7,6 +7,7 @@ The paths are Logto's, without trailing slashes: ``/api/applications``, ``/api/r
 
 from django.urls import path, re_path
 
+from .errors import route_not_found
 from .schema import SchemaView
 from .views import applications as apps
 from .views import resources, roles
@@ -61,4 +62,10 @@ api_urlpatterns = [
     ),
 ]
 
-urlpatterns = [path("openapi.json", SchemaView.as_view(), name="schema"), *api_urlpatterns]
+urlpatterns = [
+    path("openapi.json", SchemaView.as_view(), name="schema"),
+    *api_urlpatterns,
+    # Any other path under the API's root or its collections: Logto's JSON 404, not the project's HTML page.
+    # Paths outside them (e.g. a project's own /api/docs) stay the project's.
+    re_path(r"^(?:(?:applications|resources|roles)(?:/[\s\S]*)?)?\Z", route_not_found, name="not-found"),
+]

@@ -10,7 +10,6 @@ from typing import Any
 from django.db import DataError, IntegrityError, transaction
 from django.http import HttpResponse
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +21,7 @@ from ...models import M2MApplication, Resource, Role
 from ..builtin import MANAGEMENT_SCOPE
 from ..errors import ApiError, exception_handler, invalid_input, not_exists, unprocessable
 from ..pagination import Page
+from ..parsers import BoundedJSONParser
 
 try:  # the schema is optional at run time: drf-spectacular documents the views when installed
     from drf_spectacular.openapi import AutoSchema as _Schema
@@ -39,7 +39,7 @@ class ManagementView(APIView):
     permission_classes = [RequiredScopes]
     required_scopes = [MANAGEMENT_SCOPE]
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     throttle_classes: list[Any] = []
     schema = _Schema()
 
