@@ -9,8 +9,11 @@ receiver runs the same PRAGMAs.
 
 PostgreSQL (psycopg 3): server-side prepared statements (``prepare_threshold``): a query run that
 many times on a connection is planned once and then executed from its plan. Behind PgBouncer in
-transaction pooling, prepared statements need PgBouncer >= 1.21 with ``max_prepared_statements`` > 0;
-set ``DATABASE_PREPARED_STATEMENTS=0`` for an older PgBouncer (Debian 12 ships 1.18).
+transaction pooling, prepared statements need PgBouncer >= 1.21 with ``max_prepared_statements`` > 0.
+``DATABASE_TRANSACTION_POOLING=1`` says the connections go through such a pooler: server-side cursors
+are turned off (Django's requirement) and so are prepared statements, unless
+``DATABASE_PREPARED_STATEMENTS=1`` says the pooler supports them (Debian 12 ships PgBouncer 1.18,
+which does not). ``DATABASE_PREPARED_STATEMENTS=0`` turns them off in any case.
 """
 
 from __future__ import annotations
@@ -35,15 +38,22 @@ def tune(database: Any) -> Any:
             options.setdefault("transaction_mode", "IMMEDIATE")
         else:
             _connect_sqlite_receiver()
-    elif engine.endswith("postgresql") and _prepared_statements_wanted():
-        # psycopg prepares only with server-side binding (Django's default is client-side binding).
-        options.setdefault("server_side_binding", True)
-        options.setdefault("prepare_threshold", PREPARE_THRESHOLD)
+    elif engine.endswith("postgresql"):
+        pooled = _flag("DATABASE_TRANSACTION_POOLING", default=False)
+        if pooled:
+            database = {**database, "DISABLE_SERVER_SIDE_CURSORS": True}
+        if _flag("DATABASE_PREPARED_STATEMENTS", default=not pooled):
+            # psycopg prepares only with server-side binding (Django's default is client-side binding).
+            options.setdefault("server_side_binding", True)
+            options.setdefault("prepare_threshold", PREPARE_THRESHOLD)
     return {**database, "OPTIONS": options}
 
 
-def _prepared_statements_wanted() -> bool:
-    return os.environ.get("DATABASE_PREPARED_STATEMENTS", "1").lower() not in ("0", "false", "no", "off")
+def _flag(name: str, *, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "false", "no", "off")
 
 
 def _on_sqlite_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
