@@ -24,6 +24,7 @@ from django.db import connections, router, transaction
 from django.db.models import Subquery
 from django.http import HttpRequest, HttpResponse
 
+from ._internal.asynccommit import insert_without_flush_wait
 from .conf import m2m_settings
 from .models import M2MApplication, Outcome, TokenActivity
 
@@ -151,6 +152,8 @@ def _save(row: TokenActivity) -> None:
         # A failed INSERT must not doom the caller's transaction.
         with transaction.atomic(using=alias):
             row.save(using=alias)
+        return
+    if insert_without_flush_wait(row, alias):  # one statement: set_config(..., true) is SET LOCAL
         return
     with transaction.atomic(using=alias):
         # PostgreSQL docs, 28.4 "Asynchronous Commit": for this transaction only, COMMIT
