@@ -65,5 +65,16 @@ bench: venv
 load: install-dev
 	$(BIN)/python scripts/load.py $(LOAD_ARGS)
 
+## load-cluster: the reference deployment for 60 s: HAProxy -> 2 gunicorn instances -> PgBouncer -> PostgreSQL,
+## Redis shared (installs haproxy and pgbouncer through apt when missing; DATABASE_URL defaults to the local
+## PostgreSQL, REDIS_URL to its db 0; LOAD_ARGS=--duration 20 for a shorter run). Report in bench/results/.
+.PHONY: load-cluster cluster-deps
+cluster-deps:
+	@scripts/cluster-deps.sh
+
+load-cluster: install-dev cluster-deps
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/logto_m2m} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
+		$(BIN)/python scripts/load.py --cluster $(LOAD_ARGS)
+
 clean:
 	rm -rf $(VENV) .venv-py* .pytest_cache .mypy_cache .ruff_cache *.egg-info db.sqlite3

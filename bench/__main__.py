@@ -7,8 +7,9 @@ each measuring process with the same settings module (``bench.settings``):
 1. ``bench.setup``      the data and the ES384 key
 2. ``bench.inprocess``  the ES384 table in-process, with tokens of 1, 10 and 100 scopes
 3. ``bench.overhttp``   the same endpoints under gunicorn + wrk
-4. ``bench.inprocess``  the token endpoint again with Redis as the cache (when Redis answers), and again
-                        with psycopg's prepared statements (PostgreSQL's plans kept per connection)
+4. ``bench.inprocess``  the token endpoint again with Redis as the cache (when Redis answers), again
+                        without psycopg's prepared statements (as behind PgBouncer < 1.21), and on
+                        SQLite in its shipped configuration when the main run is on PostgreSQL
 5. ``bench.memory``     the verified-token cache after 100,000 distinct tokens
 6. ``bench.scale``      small database, then 10,000 apps / 1,000 resources / 20,000 scopes / 2,000 roles
 7. ``bench.inprocess``  the whole table again after rotating to an ES256 key
@@ -168,7 +169,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="in-process rounds (default 16, quick 3)")
     parser.add_argument("--http-seconds", type=float, help="wrk seconds per endpoint (default 5, quick 2)")
     parser.add_argument(
-        "--skip", action="append", default=[], choices=["http", "redis", "prepared", "memory", "scale", "es256"]
+        "--skip",
+        action="append",
+        default=[],
+        choices=["http", "redis", "prepared", "sqlite", "memory", "scale", "es256"],
     )
     parser.add_argument("--profile", metavar="CASE", help="only profile one in-process case (pyinstrument)")
     parser.add_argument("--cache", choices=["locmem", "redis"], default="locmem", help="cache for --profile")
@@ -221,11 +225,20 @@ def main() -> int:
             child("bench.inprocess", redis_env, "--out", out, "--rounds", str(rounds), "--token-only")
             results["redis"] = load(Path(out))
         if database_url.startswith("postgres") and "prepared" not in args.skip:
-            say("token endpoint with psycopg prepared statements (server-side binding)")
-            out = str(workdir / "prepared.json")
-            prepared_env = {**env, "BENCH_PG_PREPARE": "1"}
-            child("bench.inprocess", prepared_env, "--out", out, "--rounds", str(rounds), "--token-only")
-            results["pg_prepared"] = load(Path(out))
+            say("token endpoint without psycopg prepared statements (as behind PgBouncer < 1.21)")
+            out = str(workdir / "unprepared.json")
+            unprepared_env = {**env, "BENCH_PG_PREPARE": "0"}
+            child("bench.inprocess", unprepared_env, "--out", out, "--rounds", str(rounds), "--token-only")
+            results["pg_unprepared"] = load(Path(out))
+        if database_url.startswith("postgres") and "sqlite" not in args.skip:
+            say("token endpoint on SQLite, as shipped (WAL, synchronous=NORMAL)")
+            sqlite_env = {**env, "BENCH_DATABASE_URL": f"sqlite:///{workdir / 'default.sqlite3'}"}
+            sqlite_env["BENCH_WORKDIR"] = str(workdir / "sqlite")
+            Path(sqlite_env["BENCH_WORKDIR"]).mkdir()
+            child("bench.setup", sqlite_env)
+            out = str(workdir / "sqlite.json")
+            child("bench.inprocess", sqlite_env, "--out", out, "--rounds", str(rounds), "--token-only")
+            results["sqlite_default"] = load(Path(out))
         if "memory" not in args.skip:
             say("verified-token cache memory, 100,000 distinct tokens")
             child("bench.memory", env, "--out", str(workdir / "memory.json"))
@@ -244,9 +257,12 @@ def main() -> int:
         drop_database(server)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    from bench import report
+    from bench import report, targets
 
-    results["targets"] = report.targets(results)
+    cluster = RESULTS / "load-cluster-latest.json"
+    if cluster.exists():  # the last `make load-cluster` run, shown beside this one
+        results["cluster"] = load(cluster)
+    results["targets"] = targets.targets(results)
     results["seconds"] = round(time.monotonic() - _started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -9,7 +9,8 @@ BENCH_REDIS_URL     Redis for BENCH_CACHE=redis
 BENCH_ALG           signing algorithm of this package's tokens (ES384 by default)
 BENCH_WORKDIR       where ``python -m bench.setup`` left the public key simplejwt verifies with
 BENCH_ACTIVITY_LOG  "0" to switch the token activity log off
-BENCH_PG_PREPARE    "1" for psycopg's server-side binding and prepared statements (PostgreSQL only)
+BENCH_PG_PREPARE    "0" to run PostgreSQL without psycopg's prepared statements (as behind PgBouncer < 1.21);
+                    by default the database options are the example project's, as shipped
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from example_project.database import tune
 from example_project.settings import *  # noqa: F403
 from example_project.settings import BASE_DIR
 from logto_m2m_django.conf import DEFAULTS as _M2M_DEFAULTS
@@ -30,17 +32,18 @@ ROOT_URLCONF = "bench.urls"
 WSGI_APPLICATION = "bench.wsgi.application"
 
 CONN_MAX_AGE = 60
+if os.environ.get("BENCH_PG_PREPARE") == "0":
+    os.environ["DATABASE_PREPARED_STATEMENTS"] = "0"
+# The example project's database options, as shipped (SQLite: WAL, synchronous=NORMAL; PostgreSQL:
+# prepared statements): the default configuration is what the targets are about.
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{BASE_DIR / 'bench' / 'results' / 'bench.sqlite3'}"),
-        conn_max_age=CONN_MAX_AGE,
+    "default": tune(
+        dj_database_url.parse(
+            os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{BASE_DIR / 'bench' / 'results' / 'bench.sqlite3'}"),
+            conn_max_age=CONN_MAX_AGE,
+        )
     )
 }
-
-if os.environ.get("BENCH_PG_PREPARE") == "1" and DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    # psycopg server-side binding with automatic prepared statements: PostgreSQL plans a query once per
-    # connection instead of on every request (a deployment setting, measured separately by the benchmark).
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 
 if os.environ.get("BENCH_CACHE") == "redis":
     CACHES = {

@@ -2,6 +2,7 @@
 
 LOGTO_M2M_ISSUER   issuer URL (default http://127.0.0.1:8000/oidc)
 DATABASE_URL       e.g. postgres://user@127.0.0.1:5432/db (default: SQLite file db.sqlite3)
+DATABASE_PREPARED_STATEMENTS   0 to turn psycopg's server-side prepared statements off (PgBouncer < 1.21)
 REDIS_URL          cache (default: local memory)
 DJANGO_SECRET_KEY, DJANGO_DEBUG, DJANGO_ALLOWED_HOSTS
 """
@@ -12,6 +13,8 @@ import os
 from pathlib import Path
 
 import dj_database_url
+
+from example_project.database import tune
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -61,9 +64,13 @@ TEMPLATES = [
     }
 ]
 
+# SQLite in WAL mode without a flush per commit; PostgreSQL with server-side prepared statements
+# (DATABASE_PREPARED_STATEMENTS=0 behind PgBouncer < 1.21): see example_project/database.py.
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60"))
+    "default": tune(
+        dj_database_url.config(
+            default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60"))
+        )
     )
 }
 

@@ -31,6 +31,7 @@ from django.db.models import Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from ._internal.asynccommit import insert_without_flush_wait
 from .conf import m2m_settings
 from .models import M2MApplication, Outcome, TokenActivity
 
@@ -152,19 +153,43 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
     )
 
 
+def _save(row: TokenActivity) -> None:
+    """INSERT the row in a transaction that does not wait for the disk.
+
+    The row is visible to every connection when the INSERT returns and it survives the death of
+    the worker process (the database server holds it); only a crash of the database server itself
+    can lose the last commits (PostgreSQL: at most about 3 x ``wal_writer_delay``, 600 ms by
+    default; SQLite in WAL mode with ``synchronous=NORMAL``: the commits since the last checkpoint
+    on power loss, none on an application crash). The transaction's other statements are never
+    affected: inside a transaction the caller opened (``ATOMIC_REQUESTS``, tests) the row joins it
+    through a savepoint and commits with it, at the durability the caller chose.
+    """
+    alias = router.db_for_write(TokenActivity)
+    connection = connections[alias]
+    if connection.vendor != "postgresql" and not connection.in_atomic_block:
+        row.save(using=alias)  # one autocommitted statement; SQLite's durability is the connection's
+        return
+    if connection.in_atomic_block:
+        # A failed INSERT must not doom the caller's transaction.
+        with transaction.atomic(using=alias):
+            row.save(using=alias)
+        return
+    if insert_without_flush_wait(row, alias):  # one statement: set_config(..., true) is SET LOCAL
+        return
+    with transaction.atomic(using=alias):
+        # PostgreSQL docs, 28.4 "Asynchronous Commit": for this transaction only, COMMIT
+        # returns without waiting for the WAL flush; the data stays consistent.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        row.save(using=alias)
+
+
 def record_token_request(request: HttpRequest, response: HttpResponse, *, client_ip: str | None = None) -> None:
     """Write the activity row for a token request; never raises."""
     if not m2m_settings.TOKEN_ACTIVITY_LOG or response.status_code in NOT_RECORDED_STATUSES:
         return
     try:
-        row = build_activity(request, response, client_ip)
-        alias = router.db_for_write(TokenActivity)
-        if connections[alias].in_atomic_block:
-            # Inside a request transaction (ATOMIC_REQUESTS) a failed INSERT must not doom it.
-            with transaction.atomic(using=alias):
-                row.save(using=alias)
-        else:
-            row.save(using=alias)
+        _save(build_activity(request, response, client_ip))
     except Exception:
         logger.exception("Could not record token activity (the token response is unaffected)")
 

@@ -37,17 +37,23 @@ def _sql(by_default: bool, vendor: str) -> str:
     where = "r.is_default = %s" if by_default else "r.indicator = %s"
     # One row per granted scope (or one row with a NULL scope when the app holds
     # none for this resource, or no row when the resource does not exist).
-    # The resource's own scopes are checked one by one (EXISTS), so the work grows with the
-    # scopes of that resource, not with everything the application's roles grant elsewhere.
+    # The resource's own scopes are checked one by one: for each, the roles that hold it (index on
+    # the scope), and for each such role one unique-index probe of (application, role). So the work
+    # grows with the scopes of that resource and the roles holding them, never with the number of
+    # apps, of roles the application holds, or of scopes elsewhere.
+    # On PostgreSQL, OFFSET 0 fences each EXISTS so that it stays a per-row SubPlan in that order:
+    # without it the planner may turn it into a (hashed) semi-join driven by all the roles of the
+    # application, the plan a prepared statement's generic plan picks (it estimates 2 roles per app).
+    fence = " OFFSET 0" if vendor == "postgresql" else ""
     # Only quoted table and column names from the models are interpolated; values are parameters.
     return (
         f"SELECT r.id, r.indicator, r.access_token_ttl, s.name FROM {r} r "  # noqa: S608
         f"LEFT JOIN {s} s ON s.resource_id = r.id AND EXISTS (SELECT 1 FROM {rs} rs "
-        f"INNER JOIN {ar} ar ON ar.{ar_role} = rs.{rs_role} AND ar.{ar_app} = %s "
+        f"WHERE rs.{rs_scope} = s.id AND EXISTS (SELECT 1 FROM {ar} ar "
         # Only machine-to-machine roles grant scopes to an application (a User role
         # assigned by mistake grants nothing, as in Logto).
         f"INNER JOIN {ro} ro ON ro.id = ar.{ar_role} AND ro.{role_type} = %s "
-        f"WHERE rs.{rs_scope} = s.id) "
+        f"WHERE ar.{ar_role} = rs.{rs_role} AND ar.{ar_app} = %s{fence}){fence}) "
         f"WHERE {where}"
     )
 
@@ -60,7 +66,7 @@ def grant_for(application_pk: Any, indicator: str | None) -> Grant | None:
     sql = _sql(indicator is None, connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(
-            sql, [application_pk, RoleType.MACHINE_TO_MACHINE.value, True if indicator is None else indicator]
+            sql, [RoleType.MACHINE_TO_MACHINE.value, application_pk, True if indicator is None else indicator]
         )
         rows = cursor.fetchall()
     if not rows:

@@ -223,9 +223,14 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--max-rss-growth-mib", type=int, default=32, help="fail above this growth per process")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the reference deployment: HAProxy, 2 gunicorn instances, PgBouncer (bench/cluster.py)",
+    )
     parser.add_argument("--allow-sqlite", action="store_true", help="run without PostgreSQL / Redis (smoke only)")
     args = parser.parse_args()
-    if not args.allow_sqlite:
+    if not args.allow_sqlite or args.cluster:
         missing = [
             name
             for name, ok in (
@@ -237,6 +242,10 @@ def main() -> int:
         if missing:
             print(f"load: set {' and '.join(missing)} (or pass --allow-sqlite for a smoke run)", file=sys.stderr)
             return 2
+    if args.cluster:
+        from bench.loadcluster import run as run_cluster
+
+        return run_cluster(args)
     return run(args)
 
 

@@ -138,6 +138,13 @@ def extract_params(request: HttpRequest) -> list[tuple[str, str]]:
     return pairs
 
 
+class _EveryAlias(set[str]):
+    """``_non_atomic_requests`` that opts out of ``ATOMIC_REQUESTS`` on every database alias."""
+
+    def __contains__(self, alias: object) -> bool:
+        return True
+
+
 class TokenView(APIView):
     """The token endpoint (RFC 6749 §3.2) for the client-credentials grant (§4.4).
 
@@ -151,6 +158,15 @@ class TokenView(APIView):
     renderer_classes = [JSONRenderer]
     # OPTIONS answers 405 like any other method but POST (no DRF metadata page).
     metadata_class = None
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        view = super().as_view(**initkwargs)
+        # Never inside ATOMIC_REQUESTS, for any database: each write of this endpoint (the activity
+        # row, a key created on first use) commits on its own, so that the activity row's transaction
+        # alone skips the wait for the disk (activity._save) and nothing a refusal rolls back loses it.
+        view._non_atomic_requests = _EveryAlias()  # type: ignore[attr-defined]
+        return view
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # RFC 6749 §5.1: the answer is JSON whatever the Accept header says (never a 406).
