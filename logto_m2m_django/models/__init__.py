@@ -3,6 +3,13 @@
 from .activity import Outcome, TokenActivity
 from .applications import ApplicationSecret, M2MApplication
 from .keys import KeyStatus, SigningKey
+from .organizations import (
+    Organization,
+    OrganizationMembership,
+    OrganizationRole,
+    OrganizationScope,
+    organization_urn,
+)
 from .resources import Resource, Scope
 from .roles import Role, RoleType
 
@@ -10,6 +17,10 @@ __all__ = [
     "ApplicationSecret",
     "KeyStatus",
     "M2MApplication",
+    "Organization",
+    "OrganizationMembership",
+    "OrganizationRole",
+    "OrganizationScope",
     "Outcome",
     "Resource",
     "Role",
@@ -17,4 +28,5 @@ __all__ = [
     "Scope",
     "SigningKey",
     "TokenActivity",
+    "organization_urn",
 ]
