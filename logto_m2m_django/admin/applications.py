@@ -25,6 +25,7 @@ from ..provisioning import add_secret, create_application, effective_permissions
 from ._common import has_codename, permissions_html, template
 from .claims_preview import application_preview_html
 from .credentials import one_time_response
+from .organizations import organizations_html
 
 #: Attribute of the freshly created instance that carries its secret to ``response_add`` (same request only).
 _NEW_SECRET = "_logto_m2m_new_secret"
@@ -201,6 +202,7 @@ class M2MApplicationAdmin(admin.ModelAdmin):
                     "description": _("What a token request of this application is granted, per API resource."),
                 },
             ),
+            (_("Organizations"), {"fields": ("member_of",)}),
             (_("Activity"), {"fields": ("created_at", "last_token_column", "last_used_at")}),
         ]
 
@@ -211,10 +213,15 @@ class M2MApplicationAdmin(admin.ModelAdmin):
             "app_id",
             "effective_permissions",
             "custom_claims_preview",
+            "member_of",
             "created_at",
             "last_token_column",
             "last_used_at",
         )
+
+    @admin.display(description=_("organizations and roles there"))
+    def member_of(self, obj: M2MApplication) -> SafeString:
+        return organizations_html(obj)
 
     def get_inlines(self, request: HttpRequest, obj: M2MApplication | None) -> Any:
         return self.inlines if obj is not None else ()
