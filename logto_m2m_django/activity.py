@@ -145,6 +145,7 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
         application_id=application_id,
         client_id=client_id,
         resource=_clean(resource, "resource", limit),
+        organization_id=_clean(params.get("organization_id", ""), "organization_id", limit),
         scopes=_clean(scopes, "scopes", limit),
         outcome=outcome,
         error=_clean(error, "error"),

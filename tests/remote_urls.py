@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from logto_m2m_django.drf import (
     HasOrganization,
+    HasOrganizationResource,
     HasScope,
     JWTAccessTokenAuthentication,
     RequiredScopes,
@@ -49,8 +50,32 @@ class FixedOrganizationView(APIView):
         return Response({"ok": True})
 
 
+class OrganizationReportsView(APIView):
+    """Logto organization-level API resource tokens: the reports API, for the organization in the URL."""
+
+    authentication_classes = [JWTAccessTokenAuthentication]
+    permission_classes = [HasOrganizationResource() & HasScope("export:reports")]
+    audience = "https://reports.api"
+
+    def get(self, request: Request, organization_id: str) -> Response:
+        return Response(
+            {"organization_id": request.user.claims["organization_id"], "scopes": sorted(request.user.scopes)}
+        )
+
+
+class FixedOrganizationReportsView(APIView):
+    authentication_classes = [JWTAccessTokenAuthentication]
+    permission_classes = [HasOrganizationResource("org-acme")]
+    audience = "https://reports.api"
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
 urlpatterns = [
     path("shop", ShopView.as_view()),
     path("orgs/<str:organization_id>/members", OrganizationMembersView.as_view()),
     path("acme", FixedOrganizationView.as_view()),
+    path("orgs/<str:organization_id>/reports", OrganizationReportsView.as_view()),
+    path("acme/reports", FixedOrganizationReportsView.as_view()),
 ]

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from http import HTTPStatus
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from logto_m2m_django.drf import organization_audience, validation
+from logto_m2m_django.drf import HasOrganization, HasOrganizationResource, organization_audience, validation
 from logto_m2m_django.drf.remote import RemoteKeySource
 from tests.remote_support import StubIssuer, logto_m2m_claims, new_key, rewriting_fetch, stub_issuer
 
@@ -89,12 +90,26 @@ def test_plain_jwt_typ_is_refused(tenant: StubIssuer) -> None:
     assert response.status_code == HTTPStatus.UNAUTHORIZED
 
 
-def organization_token(tenant: StubIssuer, organization: str, /, **claims: Any) -> str:
-    """An organization token as Logto issues it to an M2M app (client_credentials with organization_id)."""
-    base = logto_m2m_claims(
-        ISSUER, organization_audience(organization), scope="read:members", organization_id=organization
-    )
-    return tenant.keys[0].sign({**base, **claims})
+# -- organization tokens, built as Logto's code builds them ------------------------------------------------
+#
+# packages/core/src/oidc/grants/client-credentials.ts and grants/utils.ts (handleOrganizationToken): with
+# organization_id and no resource, aud = buildOrganizationUrn(id), the scope claim is the issued organization
+# scopes joined with spaces ("" when none), the lifetime 3600 s, and no organization_id claim.
+# extra-token-claims.ts (getExtraTokenClaimsForOrganizationApiResource): with organization_id and resource,
+# aud = the resource indicator and the claim organization_id = the id; scope absent when none is issued.
+
+REPORTS = "https://reports.api"
+
+
+def organization_token(tenant: StubIssuer, organization: str, scope: str = "read:members") -> str:
+    """An organization token (client_credentials with organization_id, no resource)."""
+    return tenant.keys[0].sign(logto_m2m_claims(ISSUER, organization_audience(organization), scope=scope))
+
+
+def organization_resource_token(tenant: StubIssuer, organization: str, scope: str | None = "export:reports") -> str:
+    """An organization-level API resource token (client_credentials with organization_id and resource)."""
+    claims = logto_m2m_claims(ISSUER, REPORTS, scope=scope, organization_id=organization)
+    return tenant.keys[0].sign(claims)
 
 
 def test_organization_token_for_the_organization_in_the_url(tenant: StubIssuer) -> None:
@@ -107,20 +122,20 @@ def test_organization_token_of_another_organization_is_refused(tenant: StubIssue
     # Its audience is the other organization's, so authentication already refuses it.
     response = call("/orgs/org-globex/members", organization_token(tenant, "org-acme"))
     assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
 
 
-def test_organization_claim_must_match_the_audience(tenant: StubIssuer) -> None:
-    mismatched = organization_token(tenant, "org-acme", organization_id="org-globex")
-    assert call("/orgs/org-acme/members", mismatched).status_code == HTTPStatus.FORBIDDEN
-    without_claim = tenant.keys[0].sign(
-        logto_m2m_claims(ISSUER, organization_audience("org-acme"), scope="read:members")
-    )
-    assert call("/orgs/org-acme/members", without_claim).status_code == HTTPStatus.FORBIDDEN
+def test_organization_token_without_the_organization_scope_gets_insufficient_scope(tenant: StubIssuer) -> None:
+    for scope in ("", "read:invoices"):  # Logto writes scope "" when it issues no organization scope
+        response = call("/orgs/org-acme/members", organization_token(tenant, "org-acme", scope=scope))
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        assert 'error="insufficient_scope"' in response["WWW-Authenticate"]
+        assert 'scope="read:members"' in response["WWW-Authenticate"]
 
 
-def test_organization_scope_is_required(tenant: StubIssuer) -> None:
-    response = call("/orgs/org-acme/members", organization_token(tenant, "org-acme", scope="read:invoices"))
-    assert response.status_code == HTTPStatus.FORBIDDEN
+def test_organization_resource_token_does_not_open_an_organization_view(tenant: StubIssuer) -> None:
+    response = call("/orgs/org-acme/members", organization_resource_token(tenant, "org-acme"))
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
 
 
 def test_resource_token_does_not_open_an_organization_view(tenant: StubIssuer) -> None:
@@ -131,3 +146,51 @@ def test_resource_token_does_not_open_an_organization_view(tenant: StubIssuer) -
 def test_fixed_organization_view(tenant: StubIssuer) -> None:
     assert call("/acme", organization_token(tenant, "org-acme")).status_code == HTTPStatus.OK
     assert call("/acme", organization_token(tenant, "org-globex")).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_organization_resource_token_for_the_organization_in_the_url(tenant: StubIssuer) -> None:
+    response = call("/orgs/org-acme/reports", organization_resource_token(tenant, "org-acme"))
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json() == {"organization_id": "org-acme", "scopes": ["export:reports"]}
+    assert call("/acme/reports", organization_resource_token(tenant, "org-acme")).status_code == HTTPStatus.OK
+
+
+def test_organization_resource_token_of_another_organization_gets_a_plain_403(tenant: StubIssuer) -> None:
+    for path in ("/orgs/org-globex/reports", "/acme/reports"):
+        response = call(
+            path, organization_resource_token(tenant, "org-globex" if path == "/acme/reports" else "org-acme")
+        )
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        # Another organization is no scope problem: no insufficient_scope challenge (RFC 6750 §3.1).
+        assert "insufficient_scope" not in response.get("WWW-Authenticate", "")
+
+
+def test_global_token_of_the_same_api_does_not_open_an_organization_resource_view(tenant: StubIssuer) -> None:
+    global_token = tenant.keys[0].sign(logto_m2m_claims(ISSUER, REPORTS, scope="export:reports"))
+    assert call("/orgs/org-acme/reports", global_token).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_organization_token_does_not_open_an_organization_resource_view(tenant: StubIssuer) -> None:
+    response = call("/orgs/org-acme/reports", organization_token(tenant, "org-acme", scope="export:reports"))
+    assert response.status_code == HTTPStatus.UNAUTHORIZED  # its audience is the organization, not the API
+
+
+def test_organization_resource_token_without_the_scope_gets_insufficient_scope(tenant: StubIssuer) -> None:
+    response = call("/orgs/org-acme/reports", organization_resource_token(tenant, "org-acme", scope=None))
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert 'error="insufficient_scope"' in response["WWW-Authenticate"]
+    assert 'scope="export:reports"' in response["WWW-Authenticate"]
+
+
+def test_each_class_accepts_its_own_kind_and_refuses_the_other(tenant: StubIssuer) -> None:
+    """The same checks without the view's audience: each Logto token kind passes one class only."""
+    validator = validation.get_validator()
+    org = validator.validate(organization_token(tenant, "org-acme"), organization_audience("org-acme"))
+    api = validator.validate(organization_resource_token(tenant, "org-acme"), REPORTS)
+    view = SimpleNamespace(kwargs={"organization_id": "org-acme"})
+
+    def allowed(permission: Any, principal: Any) -> bool:
+        return bool(permission().has_permission(SimpleNamespace(user=principal), view))
+
+    assert allowed(HasOrganization(), org) and not allowed(HasOrganizationResource(), org)
+    assert allowed(HasOrganizationResource(), api) and not allowed(HasOrganization(), api)

@@ -7,6 +7,7 @@ from .activity import TokenActivityAdmin
 from .applications import M2MApplicationAdmin
 from .keys import SigningKeyAdmin
 from .oauth_application import hide_application_secret
+from .organizations import register as register_organizations
 from .resources import ResourceAdmin
 from .roles import RoleAdmin
 
@@ -15,6 +16,7 @@ admin.site.register(Role, RoleAdmin)
 admin.site.register(M2MApplication, M2MApplicationAdmin)
 admin.site.register(SigningKey, SigningKeyAdmin)
 admin.site.register(TokenActivity, TokenActivityAdmin)
+register_organizations(admin.site)
 # DOT's own Application change page would show the stored secret hash.
 hide_application_secret(admin.site)
 

@@ -34,6 +34,7 @@ from ._common import (
 )
 from .claims_preview import application_preview_html
 from .credentials import one_time_response
+from .organizations import organizations_html
 
 #: Attribute of the freshly created instance that carries its secret to ``response_add`` (same request only).
 _NEW_SECRET = "_logto_m2m_new_secret"
@@ -223,6 +224,7 @@ class M2MApplicationAdmin(admin.ModelAdmin):
                     "description": _("What a token request of this application is granted, per API resource."),
                 },
             ),
+            (_("Organizations"), {"fields": ("member_of",)}),
             (_("Activity"), {"fields": ("created_at", "last_token_column", "last_used_at")}),
         ]
 
@@ -233,6 +235,7 @@ class M2MApplicationAdmin(admin.ModelAdmin):
             "app_id",
             "effective_permissions",
             "custom_claims_preview",
+            "member_of",
             "created_at",
             "last_token_column",
             "last_used_at",
@@ -258,6 +261,10 @@ class M2MApplicationAdmin(admin.ModelAdmin):
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)
+
+    @admin.display(description=_("organizations and roles there"))
+    def member_of(self, obj: M2MApplication) -> SafeString:
+        return organizations_html(obj)
 
     def get_inlines(self, request: HttpRequest, obj: M2MApplication | None) -> Any:
         return self.inlines if obj is not None else ()

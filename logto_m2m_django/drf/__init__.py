@@ -8,7 +8,8 @@ Import from here::
 from typing import Any
 
 from .authentication import JWTAccessTokenAuthentication
-from .permissions import HasOrganization, HasScope, InsufficientScope, RequiredScopes, organization_audience
+from .organizations import HasOrganization, HasOrganizationResource, organization_audience
+from .permissions import HasScope, InsufficientScope, RequiredScopes
 from .principal import M2MPrincipal
 
 
@@ -25,6 +26,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
 
 __all__ = [
     "HasOrganization",
+    "HasOrganizationResource",
     "HasScope",
     "InsufficientScope",
     "JWTAccessTokenAuthentication",

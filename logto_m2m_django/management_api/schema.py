@@ -21,6 +21,7 @@ from rest_framework.permissions import AllowAny
 from ..conf import m2m_settings
 from . import serializers as s
 from .builtin import MANAGEMENT_SCOPE
+from .organization_schema import document_views as document_organization_views
 
 SECURITY_SCHEME = "clientCredentials"
 
@@ -253,6 +254,7 @@ def _document_views() -> None:
 
 
 _document_views()
+document_organization_views(_doc, _PAGE, _app_fields, ScopeOut)
 
 
 # -- the token endpoint ----------------------------------------------------------
@@ -262,6 +264,7 @@ class TokenRequest(serializers.Serializer):
     grant_type = serializers.ChoiceField(choices=["client_credentials"])
     resource = serializers.CharField(required=False, help_text="The API indicator (RFC 8707)")
     scope = serializers.CharField(required=False, help_text="Space-separated scopes")
+    organization_id = serializers.CharField(required=False, help_text="An organization the app is a member of")
     client_id = serializers.CharField(required=False, help_text="client_secret_post; or use HTTP Basic")
     client_secret = serializers.CharField(required=False)
 
@@ -324,7 +327,8 @@ class SchemaView(SpectacularJSONAPIView):
         return {
             "TITLE": "Management API (Logto-compatible subset)",
             "DESCRIPTION": (
-                "Applications (MachineToMachine), API resources, scopes and roles, with Logto's paths and JSON. "
+                "Applications (MachineToMachine), API resources, scopes, roles and organizations, "
+                "with Logto's paths and JSON. "
                 f"Authorize with an app holding the `all` scope of {m2m_settings.MANAGEMENT_API_INDICATOR}."
             ),
             "VERSION": "1",

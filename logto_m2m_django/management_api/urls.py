@@ -10,6 +10,8 @@ from django.urls import path, re_path
 from .errors import route_not_found
 from .schema import SchemaView
 from .views import applications as apps
+from .views import organization_roles as org_roles
+from .views import organizations as orgs
 from .views import resources, roles
 
 app_name = "logto_m2m_management"
@@ -62,10 +64,78 @@ api_urlpatterns = [
     ),
 ]
 
+#: Organizations (Logto's routes/organization, organization-role, organization-scope).
+api_urlpatterns += [
+    path(
+        "applications/<str:application_id>/organizations",
+        orgs.ApplicationOrganizationsView.as_view(),
+        name="application-organizations",
+    ),
+    path("organizations", orgs.OrganizationListView.as_view(), name="organizations"),
+    path("organizations/<str:organization_id>", orgs.OrganizationDetailView.as_view(), name="organization"),
+    path(
+        "organizations/<str:organization_id>/applications",
+        orgs.OrganizationApplicationsView.as_view(),
+        name="organization-applications",
+    ),
+    path(
+        "organizations/<str:organization_id>/applications/roles",
+        orgs.OrganizationApplicationsRolesView.as_view(),
+        name="organization-applications-roles",
+    ),
+    path(
+        "organizations/<str:organization_id>/applications/<str:application_id>",
+        orgs.OrganizationApplicationDetailView.as_view(),
+        name="organization-application",
+    ),
+    path(
+        "organizations/<str:organization_id>/applications/<str:application_id>/roles",
+        orgs.OrganizationApplicationRolesView.as_view(),
+        name="organization-application-roles",
+    ),
+    path(
+        "organizations/<str:organization_id>/applications/<str:application_id>/roles/<str:role_id>",
+        orgs.OrganizationApplicationRoleDetailView.as_view(),
+        name="organization-application-role",
+    ),
+    path("organization-roles", org_roles.OrganizationRoleListView.as_view(), name="organization-roles"),
+    path("organization-roles/<str:role_id>", org_roles.OrganizationRoleDetailView.as_view(), name="organization-role"),
+    path(
+        "organization-roles/<str:role_id>/scopes",
+        org_roles.OrganizationRoleScopesView.as_view(),
+        name="organization-role-scopes",
+    ),
+    path(
+        "organization-roles/<str:role_id>/scopes/<str:scope_id>",
+        org_roles.OrganizationRoleScopeDetailView.as_view(),
+        name="organization-role-scope",
+    ),
+    path(
+        "organization-roles/<str:role_id>/resource-scopes",
+        org_roles.OrganizationRoleResourceScopesView.as_view(),
+        name="organization-role-resource-scopes",
+    ),
+    path(
+        "organization-roles/<str:role_id>/resource-scopes/<str:scope_id>",
+        org_roles.OrganizationRoleResourceScopeDetailView.as_view(),
+        name="organization-role-resource-scope",
+    ),
+    path("organization-scopes", org_roles.OrganizationScopeListView.as_view(), name="organization-scopes"),
+    path(
+        "organization-scopes/<str:scope_id>",
+        org_roles.OrganizationScopeDetailView.as_view(),
+        name="organization-scope",
+    ),
+]
+
 urlpatterns = [
     path("openapi.json", SchemaView.as_view(), name="schema"),
     *api_urlpatterns,
     # Any other path under the API's root or its collections: Logto's JSON 404, not the project's HTML page.
     # Paths outside them (e.g. a project's own /api/docs) stay the project's.
-    re_path(r"^(?:(?:applications|resources|roles)(?:/[\s\S]*)?)?\Z", route_not_found, name="not-found"),
+    re_path(
+        r"^(?:(?:applications|resources|roles|organizations|organization-roles|organization-scopes)(?:/[\s\S]*)?)?\Z",
+        route_not_found,
+        name="not-found",
+    ),
 ]

@@ -4,6 +4,13 @@ from .activity import Outcome, TokenActivity
 from .applications import ApplicationSecret, M2MApplication
 from .changes import ChangeCounter
 from .keys import KeyStatus, SigningKey
+from .organizations import (
+    Organization,
+    OrganizationMembership,
+    OrganizationRole,
+    OrganizationScope,
+    organization_urn,
+)
 from .resources import Resource, Scope
 from .roles import Role, RoleType
 
@@ -12,6 +19,10 @@ __all__ = [
     "ChangeCounter",
     "KeyStatus",
     "M2MApplication",
+    "Organization",
+    "OrganizationMembership",
+    "OrganizationRole",
+    "OrganizationScope",
     "Outcome",
     "Resource",
     "Role",
@@ -19,4 +30,5 @@ __all__ = [
     "Scope",
     "SigningKey",
     "TokenActivity",
+    "organization_urn",
 ]

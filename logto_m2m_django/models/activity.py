@@ -25,6 +25,7 @@ class TokenActivity(models.Model):
     )
     client_id = models.CharField(_("client ID (as sent)"), max_length=64, blank=True, default="")
     resource = models.CharField(_("resource"), max_length=256, blank=True, default="")
+    organization_id = models.CharField(_("organization"), max_length=128, blank=True, default="")
     scopes = models.CharField(_("granted scopes"), max_length=2048, blank=True, default="")
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
     error = models.CharField(_("error code"), max_length=64, blank=True, default="")

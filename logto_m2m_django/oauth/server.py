@@ -16,6 +16,7 @@ from ..claims import hook as claims_hook
 from ..conf import m2m_settings, on_reload
 from ..keys import key_store
 from .errors import IssuerNotConfiguredError
+from .organizations import organization_claims
 from .validator import M2MOAuth2Validator, now, token_lifetime
 
 #: The Django request of the token request being answered (oauthlib's request does not carry it).
@@ -36,6 +37,7 @@ def generate_access_token(request: Request) -> str:
         lifetime=grant.access_token_ttl,
         now=now(),
     )
+    claims.update(organization_claims(grant))
     if claims_hook.is_configured():
         _add_custom_claims(claims, request)
     return tokens.sign(claims, key_store.signing_material())

@@ -36,6 +36,7 @@ from ..models import ApplicationSecret, M2MApplication
 from ..models._fields import indicator_problem
 from ..secrets import hash_secret, is_fast_hash, verify_each
 from .errors import ExpiredSecretError, InvalidTargetError
+from .organizations import organization_grant, organization_param
 
 GRANT_CLIENT_CREDENTIALS = "client-credentials"
 CLIENT_CONFIDENTIAL = "confidential"
@@ -295,12 +296,16 @@ class M2MOAuth2Validator(OAuth2Validator):
         if len(resources) > 1:
             raise InvalidTargetError(description="Request one resource at a time.")
         indicator = resources[0] if resources else None
-        if indicator is not None:
-            problem = indicator_problem(indicator)
-            if problem:
-                # RFC 8707 §2: an absolute URI without a fragment.
-                raise InvalidTargetError(description=problem)
-        grant = grants.grant_for(client.pk, indicator)
+        organization_id = organization_param(request)
+        grant: grants.Grant | None
+        if organization_id is not None:
+            # Logto's organization tokens: never answered with a global token (see oauth/organizations.py).
+            grant = organization_grant(client.pk, organization_id, indicator)
+        elif indicator is not None and (problem := indicator_problem(indicator)):
+            # RFC 8707 §2: an absolute URI without a fragment.
+            raise InvalidTargetError(description=problem)
+        else:
+            grant = grants.grant_for(client.pk, indicator)
         if grant is None:
             if indicator is None:
                 raise InvalidTargetError(description="No resource was requested and there is no default resource.")

@@ -26,7 +26,7 @@ from .server import get_core
 logger = logging.getLogger("logto_m2m_django.token")
 
 #: The parameters of a client-credentials token request; others are ignored (RFC 6749 §3.2).
-KNOWN_PARAMS = ("grant_type", "scope", "resource", "client_id", "client_secret")
+KNOWN_PARAMS = ("grant_type", "scope", "resource", "organization_id", "client_id", "client_secret")
 
 
 class BadTokenRequestError(Exception):
