@@ -9,7 +9,7 @@ from django.urls import path, re_path
 
 from .schema import SchemaView
 from .views import applications as apps
-from .views import resources, roles
+from .views import logs, resources, roles
 
 app_name = "logto_m2m_management"
 
@@ -59,6 +59,8 @@ api_urlpatterns = [
         roles.RoleApplicationDetailView.as_view(),
         name="role-application",
     ),
+    path("logs", logs.LogListView.as_view(), name="logs"),
+    path("logs/<str:log_id>", logs.LogDetailView.as_view(), name="log"),
 ]
 
 urlpatterns = [path("openapi.json", SchemaView.as_view(), name="schema"), *api_urlpatterns]

@@ -32,6 +32,7 @@ from ..conf import m2m_settings
 from ..models import ApplicationSecret, M2MApplication
 from ..models._fields import indicator_problem
 from ..secrets import DUMMY_HASH, verify_secret
+from ._context import note
 from .errors import ExpiredSecretError, InvalidTargetError
 
 GRANT_CLIENT_CREDENTIALS = "client-credentials"
@@ -54,6 +55,8 @@ class AuthenticatedClient:
     client_type: str
     secret_id: int | None  # the named secret that matched; None for the default secret
     last_used_at: datetime | None
+    #: The named secret's name ("" for the default secret), for the activity log.
+    secret_name: str = ""
     #: ``context.application`` for the custom-claims hook; None when no hook is configured.
     application: dict[str, Any] | None = field(default=None, repr=False)
 
@@ -144,6 +147,7 @@ def _client_query(client_id: str, with_profile: bool = False) -> Any:
             "m2m__is_enabled",
             "m2m__last_used_at",
             "m2m__secrets__id",
+            "m2m__secrets__name",
             "m2m__secrets__secret_hash",
             "m2m__secrets__expires_at",
             "m2m__secrets__last_used_at",
@@ -198,6 +202,7 @@ def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
         grant_type=app["authorization_grant_type"],
         client_type=app["client_type"],
         secret_id=None if default_ok else matched["m2m__secrets__id"],  # type: ignore[index]
+        secret_name="" if default_ok else matched["m2m__secrets__name"],  # type: ignore[index]
         last_used_at=app["m2m__last_used_at"] if default_ok else matched["m2m__secrets__last_used_at"],  # type: ignore[index]
         application=claims_context.application_from_row(app) if "m2m__custom_data" in app else None,
     )
@@ -229,6 +234,7 @@ class M2MOAuth2Validator(OAuth2Validator):
             return False
         request.client = client
         request.client_id = client.client_id
+        note("m2m_secret_name", client.secret_name)  # which copy of the credential is in use (activity log)
         return True
 
     def authenticate_client_id(self, client_id: str, request: Request, *args: Any, **kwargs: Any) -> bool:
