@@ -1,4 +1,4 @@
-"""Least-privilege Management API scopes: every route × {all, its own scope, another scope, no token},
+"""Least-privilege Management API scopes: every route x {all, its own scope, another scope, no token},
 and the writes that need ``all`` whatever the route's scope (no escalation)."""
 
 from __future__ import annotations
@@ -310,7 +310,7 @@ def test_bootstrap_without_scope_holds_all(db: Any) -> None:
 def test_bootstrap_refuses_an_unknown_scope(db: Any) -> None:
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="unknown Management API scope 'read:everything'.*read:logs"):
+    with pytest.raises(CommandError, match=r"unknown Management API scope 'read:everything'.*read:logs"):
         _bootstrap("--scope", "read:everything")
     assert M2MApplication.objects.count() == 0
 
