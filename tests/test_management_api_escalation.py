@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from logto_m2m_django.management_api.bootstrap import scoped_role
 from logto_m2m_django.management_api.builtin import ensure_management_role
 from logto_m2m_django.management_api.services import create_m2m_application
 from logto_m2m_django.models import M2MApplication, Role, Scope
-from tests.test_management_api_scopes import MGMT, caller
+from tests.test_management_api_scopes import MGMT, caller, management_role
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +75,7 @@ def test_role_assignments_cannot_give_a_role_holding_a_management_scope(held: tu
 
 
 def test_role_assignments_cannot_give_itself_the_management_role() -> None:
-    m2m, secret = create_m2m_application("Self", roles=[scoped_role(["write:role-assignments"])])
+    m2m, secret = create_m2m_application("Self", roles=[management_role("write:role-assignments")])
     from tests.test_management_api_scopes import token_response
 
     api = APIClient()

@@ -4,6 +4,7 @@ and the writes that need ``all`` whatever the route's scope (no escalation)."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -15,8 +16,7 @@ from django.core.management import call_command
 from django.urls import URLPattern, resolve
 from rest_framework.test import APIClient
 
-from logto_m2m_django.management_api.bootstrap import scoped_role
-from logto_m2m_django.management_api.builtin import BUILTIN_SCOPES, ensure_management_role
+from logto_m2m_django.management_api.builtin import ensure_management_role
 from logto_m2m_django.management_api.services import create_m2m_application
 from logto_m2m_django.management_api.urls import api_urlpatterns
 from logto_m2m_django.models import ApplicationSecret, M2MApplication, Resource, Role, Scope, TokenActivity
@@ -35,9 +35,20 @@ def token_response(client_id: str, secret: str, scope: str = "all", resource: st
     return APIClient().post("/oidc/token", body, content_type=FORM, HTTP_AUTHORIZATION=_basic(client_id, secret))
 
 
+_numbers = itertools.count()
+
+
+def management_role(*scopes: str) -> Role:
+    """A role holding exactly ``scopes`` of the Management API resource (made here with the ORM)."""
+    resource = ensure_management_role().scopes.get().resource
+    role = Role.objects.create(name=f"Caller role {next(_numbers)}: {' '.join(scopes)}", description="d")
+    role.scopes.add(*(Scope.objects.get_or_create(resource=resource, name=name)[0] for name in scopes))
+    return role
+
+
 def caller(*scopes: str) -> APIClient:
     """A client whose app holds exactly ``scopes`` of the Management API (it asks for ``all``, as Logto's SDK)."""
-    m2m, secret = create_m2m_application(f"Caller {' '.join(scopes)}", roles=[scoped_role(sorted(scopes))])
+    m2m, secret = create_m2m_application(f"Caller {' '.join(scopes)}", roles=[management_role(*scopes)])
     response = token_response(m2m.client_id, secret)
     assert response.status_code == HTTPStatus.OK, response.content
     client = APIClient()
@@ -237,7 +248,7 @@ def test_a_method_the_route_lacks_is_405_for_a_caller_holding_its_scope(world: W
 
 
 def test_token_for_all_grants_only_the_management_scopes_the_client_holds(db: Any) -> None:
-    m2m, secret = create_m2m_application("Narrow", roles=[scoped_role(["read:applications", "read:logs"])])
+    m2m, secret = create_m2m_application("Narrow", roles=[management_role("read:applications", "read:logs")])
     response = token_response(m2m.client_id, secret, scope="all")
     assert response.status_code == HTTPStatus.OK
     assert response.json()["scope"] == "read:applications read:logs"
@@ -254,6 +265,8 @@ def test_all_on_another_api_is_not_expanded(db: Any) -> None:
 
 
 def test_builtin_scopes_exist_on_the_management_resource(db: Any) -> None:
+    from logto_m2m_django.management_api.builtin import BUILTIN_SCOPES
+
     ensure_management_role()
     names = set(Scope.objects.filter(resource__indicator=MGMT).values_list("name", flat=True))
     assert names == set(BUILTIN_SCOPES)
