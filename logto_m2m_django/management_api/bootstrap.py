@@ -25,6 +25,7 @@ from .builtin import (
     ensure_management_role,
     management_indicator,
 )
+from .services import create_m2m_application
 
 #: Roles made by ``bootstrap --scope`` are named after their scope set: this prefix, then the scopes sorted.
 SCOPED_ROLE_PREFIX = "Management API: "
@@ -51,9 +52,8 @@ def scoped_role(scopes: list[str]) -> Role:
             # Someone changed it: reusing it would grant something else than what was asked.
             raise ValueError(f"the role {name!r} exists but does not hold exactly those scopes")
         return role
-    role.scopes.add(*wanted)
+    role.scopes.add(*(by_name[scope] for scope in scopes))
     return role
-from .services import create_m2m_application
 
 
 def bootstrap(name: str, scopes: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
