@@ -154,7 +154,8 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
         # The caller's text: cut short. The secret's name, never its value (the validator notes it).
         user_agent=_clean(request.META.get("HTTP_USER_AGENT"), "user_agent", USER_AGENT_LIMIT),
         secret_name=_clean(getattr(request, "m2m_secret_name", ""), "secret_name"),
-        requested_scopes=_clean(params.get("scope", ""), "requested_scopes", limit),
+        # A failed request's `scopes` already holds what it asked for: not stored twice.
+        requested_scopes=_clean(params.get("scope", ""), "requested_scopes") if claims else "",
     )
 
 

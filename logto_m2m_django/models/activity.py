@@ -33,7 +33,8 @@ class TokenActivity(models.Model):
     user_agent = models.CharField(_("user agent"), max_length=256, blank=True, default="")
     #: The named secret that authenticated the request; empty when none did (or DOT's legacy secret did).
     secret_name = models.CharField(_("secret"), max_length=256, blank=True, default="")
-    #: The scopes the client asked for (``scopes`` holds what was granted on success).
+    #: On success, the scopes the client asked for (``scopes`` holds what was granted; on a failure,
+    #: ``scopes`` holds what was asked and this stays empty).
     requested_scopes = models.CharField(_("requested scopes"), max_length=2048, blank=True, default="")
 
     class Meta:
