@@ -41,6 +41,8 @@ logger = logging.getLogger("logto_m2m_django.activity")
 NOT_RECORDED_STATUSES = frozenset({405, 429})
 #: Characters kept of the resource and scopes a failed request sent (the caller's text, not ours).
 FAILED_TEXT_LIMIT = 100
+#: Characters kept of the User-Agent header.
+USER_AGENT_LIMIT = 256
 #: Rows deleted per statement by :func:`prune`.
 PRUNE_BATCH_SIZE = 1000
 
@@ -151,6 +153,11 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
         error=_clean(error, "error"),
         status_code=status,
         client_ip=_valid_ip(client_ip or request.META.get("REMOTE_ADDR")),
+        # The caller's text: cut short. The secret's name, never its value (the validator notes it).
+        user_agent=_clean(request.META.get("HTTP_USER_AGENT"), "user_agent", USER_AGENT_LIMIT),
+        secret_name=_clean(getattr(request, "m2m_secret_name", ""), "secret_name"),
+        # A failed request's `scopes` already holds what it asked for: not stored twice.
+        requested_scopes=_clean(params.get("scope", ""), "requested_scopes") if claims else "",
     )
 
 

@@ -9,7 +9,11 @@ from typing import Any
 
 from django.db import connections, router
 
+from .conf import m2m_settings
 from .models import M2MApplication, Resource, Role, RoleType, Scope
+
+#: The Management API's scope that grants every operation (Logto's ``all``).
+MANAGEMENT_ALL_SCOPE = "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,18 @@ def grant_for(application_pk: Any, indicator: str | None) -> Grant | None:
 
 
 def effective_scopes(requested: Iterable[str], grant: Grant) -> list[str]:
-    """Requested ∩ granted, in the order requested, without duplicates (Logto drops the rest silently)."""
+    """Requested ∩ granted, in the order requested, without duplicates (Logto drops the rest silently).
+
+    On the Management API, a client that asks for ``all`` without holding it gets the management scopes
+    it does hold (Logto's SDK always asks for ``all``; a least-privilege client still works with it).
+    """
+    requested = list(requested)
+    if (
+        MANAGEMENT_ALL_SCOPE in requested
+        and MANAGEMENT_ALL_SCOPE not in grant.scopes
+        and grant.indicator == m2m_settings.MANAGEMENT_API_INDICATOR
+    ):
+        requested.extend(sorted(grant.scopes))
     seen: set[str] = set()
     out = []
     for name in requested:

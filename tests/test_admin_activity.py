@@ -175,3 +175,23 @@ def test_changelist_is_read_only_and_filterable(admin_client, api_client, shop):
     detail = admin_client.get(f"{CHANGELIST}{row.pk}/change/").content.decode()
     assert 'name="_save"' not in detail
     assert admin_client.post(f"{CHANGELIST}{row.pk}/delete/", {"post": "yes"}).status_code == HTTPStatus.FORBIDDEN
+
+
+@pytest.mark.django_db
+def test_changelist_filters_by_secret_and_user_agent(admin_client, api_client, shop):
+    from logto_m2m_django.provisioning import add_secret
+
+    _row, rotated = add_secret(shop.app, "rotated-2025", None)
+    body = urlencode({"grant_type": "client_credentials", "resource": "https://shopping.api"})
+    for secret, agent in ((shop.secret, "old-cron/1"), (rotated, "new-cron/2"), (rotated, "new-cron/2")):
+        api_client.post(
+            "/oidc/token", body, content_type=FORM, HTTP_AUTHORIZATION=shop.basic(secret=secret), HTTP_USER_AGENT=agent
+        )
+    html = admin_client.get(CHANGELIST).content.decode()
+    assert "?secret_name=rotated-2025" in html and "?user_agent=old-cron%2F1" in html  # offered as filters
+    by_secret = admin_client.get(CHANGELIST, {"secret_name": "rotated-2025"}).content.decode()
+    assert cells(by_secret, "user_agent") == ["new-cron/2", "new-cron/2"]
+    by_agent = admin_client.get(CHANGELIST, {"user_agent": "old-cron/1"}).content.decode()
+    assert cells(by_agent, "secret_name") in (["-"], [""])
+    searched = admin_client.get(CHANGELIST, {"q": "rotated-2025"}).content.decode()
+    assert len(cells(searched, "secret_name")) == 2

@@ -108,7 +108,7 @@ def test_token_for_another_api_is_401(shop: Any, access_token: str) -> None:
     assert "aud" in response["WWW-Authenticate"]
 
 
-def test_token_without_all_scope_is_403_insufficient_scope(db: Any) -> None:
+def test_token_without_the_routes_scope_is_403_insufficient_scope(db: Any) -> None:
     ensure_management_role()
     weak_role = Role.objects.create(name="Nothing")
     app, secret = create_m2m_application("Weak", roles=[weak_role])
@@ -117,7 +117,8 @@ def test_token_without_all_scope_is_403_insufficient_scope(db: Any) -> None:
     response = client.get("/api/resources")
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert (
-        'error="insufficient_scope"' in response["WWW-Authenticate"] and 'scope="all"' in response["WWW-Authenticate"]
+        'error="insufficient_scope"' in response["WWW-Authenticate"]
+        and 'scope="read:resources"' in response["WWW-Authenticate"]
     )
     assert response.json()["code"] == "auth.forbidden"
 
@@ -581,7 +582,10 @@ def test_openapi_schema_declares_client_credentials(db: Any) -> None:
     assert "all" in flows["clientCredentials"]["scopes"]
     assert "/api/applications/{application_id}/roles" in schema["paths"]
     assert "/oidc/token" in schema["paths"]
-    assert schema["paths"]["/api/roles"]["post"]["security"] == [{"clientCredentials": ["all"]}]
+    assert schema["paths"]["/api/roles"]["post"]["security"] == [
+        {"clientCredentials": ["write:roles"]},
+        {"clientCredentials": ["all"]},
+    ]
     assert "/api/openapi.json" not in schema["paths"]
 
 

@@ -148,6 +148,15 @@ def test_logto_sdk_manages_resources_roles_and_apps(node_modules: Path, server: 
     assert [a["id"] for a in out["listRoleApplications"]["data"]] == [app["id"]]
     assert [s["name"] for s in out["listSecrets"]["data"]] == ["Default secret"]
 
+    # Logs: the driver's own token request, in Logto's audit-log shape, read through the SDK.
+    [log] = out["listLogs"]["data"]
+    assert log["key"] == "ExchangeTokenBy.ClientCredentials"
+    assert log["payload"]["applicationId"] == credentials["client_id"]
+    assert log["payload"]["applicationSecret"] == {"name": "Default secret"}
+    assert log["payload"]["result"] == "Success" and log["payload"]["scope"] == "all"
+    assert log["payload"]["userAgent"]  # whatever Node's fetch sends, recorded
+    assert out["getLog"]["data"] == log
+
     # The app created through the SDK authenticates with the secret it was shown once; the script's last
     # call removed its role, so the token carries no scope.
     token = requests.post(

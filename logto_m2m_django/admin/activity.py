@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from django.contrib import admin
@@ -33,6 +34,40 @@ class ApplicationFilter(admin.SimpleListFilter):
         return queryset.filter(application__pk=value) if value else queryset
 
 
+class _RecentValueFilter(admin.SimpleListFilter):
+    """Filter on a text column, offering the values seen in the newest rows (most frequent first).
+
+    The column holds caller-supplied text on failed requests, so the choices are bounded: the
+    :attr:`sample` newest rows, at most :attr:`limit` values. Any value can still be filtered on
+    through the URL (``?<parameter>=<value>``) or searched.
+    """
+
+    field = ""
+    sample = 1000
+    limit = 20
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        newest = TokenActivity.objects.order_by("-created_at").values_list(self.field, flat=True)[: self.sample]
+        counts = Counter(value for value in newest if value)
+        return [(value, value) for value, _ in counts.most_common(self.limit)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[TokenActivity]) -> QuerySet[TokenActivity]:
+        value = self.value()
+        return queryset.filter(**{self.field: value}) if value else queryset
+
+
+class SecretFilter(_RecentValueFilter):
+    """Which named secret authenticated: is a copy of a credential still in use before it is deleted?"""
+
+    title = _("secret")
+    parameter_name = field = "secret_name"
+
+
+class UserAgentFilter(_RecentValueFilter):
+    title = _("user agent")
+    parameter_name = field = "user_agent"
+
+
 class TokenActivityAdmin(admin.ModelAdmin):
     change_list_template = template("tokenactivity_change_list.html")
     list_display = (
@@ -43,10 +78,12 @@ class TokenActivityAdmin(admin.ModelAdmin):
         "outcome_column",
         "error",
         "client_ip",
+        "secret_name",
+        "user_agent",
     )
-    list_filter = ("outcome", ApplicationFilter)
+    list_filter = ("outcome", ApplicationFilter, SecretFilter, UserAgentFilter)
     list_select_related = ("application__application",)
-    search_fields = ("client_id", "resource", "error")
+    search_fields = ("client_id", "resource", "error", "secret_name", "user_agent")
     date_hierarchy = "created_at"
     show_full_result_count = False
 

@@ -1,7 +1,9 @@
-"""The built-in management resource, its ``all`` scope and the "Management API access" role.
+"""The built-in management resource, its scopes and the "Management API access" role.
 
-Created on first need (:func:`ensure_management_resource`, :func:`ensure_management_role`, used by
-``manage.py m2m bootstrap``); the resource and its scope are read-only through the Management API.
+``all`` grants every operation; the other built-in scopes (:data:`BUILTIN_SCOPES`) grant one kind each,
+for least-privilege clients. Created on first need (:func:`ensure_management_resource`,
+:func:`ensure_management_role`, used by ``manage.py m2m bootstrap``); the resource and its scopes are
+read-only through the Management API.
 """
 
 from __future__ import annotations
@@ -9,11 +11,44 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from ..conf import m2m_settings
+from ..grants import MANAGEMENT_ALL_SCOPE
 from ..models import Resource, Role, RoleType, Scope
 
 MANAGEMENT_RESOURCE_NAME = "Management API"
-MANAGEMENT_SCOPE = "all"
+MANAGEMENT_SCOPE = MANAGEMENT_ALL_SCOPE
 MANAGEMENT_SCOPE_DESCRIPTION = "Every operation of this project's Management API."
+
+READ_APPLICATIONS = "read:applications"
+WRITE_APPLICATIONS = "write:applications"
+WRITE_APPLICATION_SECRETS = "write:application-secrets"
+READ_RESOURCES = "read:resources"
+WRITE_RESOURCES = "write:resources"
+READ_ROLES = "read:roles"
+WRITE_ROLES = "write:roles"
+WRITE_ROLE_ASSIGNMENTS = "write:role-assignments"
+READ_LOGS = "read:logs"
+READ_SIGNING_KEYS = "read:signing-keys"
+WRITE_SIGNING_KEYS = "write:signing-keys"
+READ_ORGANIZATIONS = "read:organizations"
+WRITE_ORGANIZATIONS = "write:organizations"
+
+#: Every built-in scope of the management resource and its description; ``all`` grants them all.
+BUILTIN_SCOPES: dict[str, str] = {
+    MANAGEMENT_SCOPE: MANAGEMENT_SCOPE_DESCRIPTION,
+    READ_APPLICATIONS: "Read applications, their roles and their secrets' names.",
+    WRITE_APPLICATIONS: "Create, change and delete applications (not their secrets or roles).",
+    WRITE_APPLICATION_SECRETS: "Add, rename and delete application secrets.",
+    READ_RESOURCES: "Read API resources and their scopes.",
+    WRITE_RESOURCES: "Create, change and delete API resources and their scopes.",
+    READ_ROLES: "Read roles, their scopes and their applications.",
+    WRITE_ROLES: "Create, change and delete roles and their scopes.",
+    WRITE_ROLE_ASSIGNMENTS: "Assign roles to applications and remove them.",
+    READ_LOGS: "Read the token request audit log.",
+    READ_SIGNING_KEYS: "Read the signing keys.",
+    WRITE_SIGNING_KEYS: "Rotate and delete signing keys.",
+    READ_ORGANIZATIONS: "Read organizations.",
+    WRITE_ORGANIZATIONS: "Create, change and delete organizations and their members.",
+}
 MANAGEMENT_ROLE_NAME = "Management API access"
 MANAGEMENT_ROLE_DESCRIPTION = "Full access to the Management API (scope all)."
 
@@ -38,14 +73,22 @@ def _get_or_create(model: type, lookup: dict[str, object], defaults: dict[str, o
 
 
 def ensure_management_resource() -> tuple[Resource, Scope]:
-    """The management resource and its ``all`` scope, created when missing."""
+    """The management resource and its ``all`` scope, created when missing (with the other built-in scopes)."""
     resource = _get_or_create(Resource, {"indicator": management_indicator()}, {"name": MANAGEMENT_RESOURCE_NAME})
     assert isinstance(resource, Resource)
-    scope = _get_or_create(
-        Scope, {"resource": resource, "name": MANAGEMENT_SCOPE}, {"description": MANAGEMENT_SCOPE_DESCRIPTION}
-    )
-    assert isinstance(scope, Scope)
-    return resource, scope
+    scopes = ensure_builtin_scopes(resource)
+    return resource, scopes[MANAGEMENT_SCOPE]
+
+
+def ensure_builtin_scopes(resource: Resource) -> dict[str, Scope]:
+    """Every scope of :data:`BUILTIN_SCOPES` on the management resource, created when missing."""
+    existing = {scope.name: scope for scope in resource.scopes.filter(name__in=BUILTIN_SCOPES)}
+    for name, description in BUILTIN_SCOPES.items():
+        if name not in existing:
+            scope = _get_or_create(Scope, {"resource": resource, "name": name}, {"description": description})
+            assert isinstance(scope, Scope)
+            existing[name] = scope
+    return existing
 
 
 def ensure_management_role() -> Role:

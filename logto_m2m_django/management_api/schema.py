@@ -20,7 +20,7 @@ from rest_framework.permissions import AllowAny
 
 from ..conf import m2m_settings
 from . import serializers as s
-from .builtin import MANAGEMENT_SCOPE
+from .builtin import BUILTIN_SCOPES, MANAGEMENT_SCOPE
 from .organization_schema import document_views as document_organization_views
 
 SECURITY_SCHEME = "clientCredentials"
@@ -41,18 +41,19 @@ class ManagementAuthenticationScheme(OpenApiAuthenticationExtension):
             "type": "oauth2",
             "description": (
                 "An access token from the token endpoint with grant_type=client_credentials, "
-                f"resource={m2m_settings.MANAGEMENT_API_INDICATOR} and scope=all."
+                f"resource={m2m_settings.MANAGEMENT_API_INDICATOR} and scope=all (or the operation's own scope)."
             ),
-            "flows": {
-                "clientCredentials": {
-                    "tokenUrl": token_url(),
-                    "scopes": {MANAGEMENT_SCOPE: "Every Management API operation"},
-                }
-            },
+            "flows": {"clientCredentials": {"tokenUrl": token_url(), "scopes": dict(BUILTIN_SCOPES)}},
         }
 
-    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]]:
-        return {SECURITY_SCHEME: [MANAGEMENT_SCOPE]}
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[str]]]:
+        """Either ``all`` or the scope the view declares for this method (alternatives, OpenAPI 3 §4.8.30)."""
+        alternatives = [{SECURITY_SCHEME: [MANAGEMENT_SCOPE]}]
+        by_method = getattr(auto_schema.view, "required_scopes_by_method", None) or {}
+        scopes = [scope for scope in by_method.get(auto_schema.method.upper(), ()) if scope != MANAGEMENT_SCOPE]
+        if scopes:
+            alternatives.insert(0, {SECURITY_SCHEME: list(scopes)})
+        return alternatives
 
 
 # -- response shapes (schema only) ---------------------------------------------
@@ -154,6 +155,19 @@ RoleIdsOut = _shape(
     "AddedRoles",
     {"roleIds": serializers.ListField(child=_text()), "addedRoleIds": serializers.ListField(child=_text())},
 )
+LogOut = _shape(
+    "Log",
+    {
+        "tenantId": _text(),
+        "id": _text(),
+        "key": _text(help_text="ExchangeTokenBy.ClientCredentials"),
+        "payload": serializers.DictField(
+            help_text="key, result (Success|Error), error?, ip?, userAgent?, applicationId?, "
+            "applicationSecret? {name}, params {resource?, scope?}, scope? (granted), tokenTypes?"
+        ),
+        "createdAt": serializers.IntegerField(help_text="Epoch milliseconds"),
+    },
+)
 ErrorOut = _shape(
     "Error", {"code": _text(), "message": _text(), "details": _text(required=False), "data": serializers.JSONField()}
 )
@@ -182,6 +196,7 @@ def _doc(method: Any, *, request: Any = None, response: Any = None, status: int 
 
 def _document_views() -> None:
     from .views import applications as a
+    from .views import logs as g
     from .views import resources as r
     from .views import roles as o
 
@@ -251,6 +266,21 @@ def _document_views() -> None:
     _doc(o.RoleApplicationsView.get, response=ApplicationOut.__class__(**many), parameters=[*_PAGE, *_SEARCH])
     _doc(o.RoleApplicationsView.post, request=s.ApplicationIdsSerializer, status=201)
     _doc(o.RoleApplicationDetailView.delete, status=204)
+    _doc(
+        g.LogListView.get,
+        response=LogOut.__class__(**many),
+        summary="Get logs",
+        description="Token requests (key ExchangeTokenBy.ClientCredentials), newest first; always paginated.",
+        parameters=[
+            *_PAGE,
+            OpenApiParameter("applicationId", OpenApiTypes.STR),
+            OpenApiParameter("logKey", OpenApiTypes.STR),
+            OpenApiParameter("userId", OpenApiTypes.STR, description="Accepted; M2M token requests have no user."),
+            OpenApiParameter("start_time", OpenApiTypes.NUMBER, description="Epoch milliseconds, inclusive"),
+            OpenApiParameter("end_time", OpenApiTypes.NUMBER, description="Epoch milliseconds, inclusive"),
+        ],
+    )
+    _doc(g.LogDetailView.get, response=LogOut, summary="Get log")
 
 
 _document_views()
@@ -327,9 +357,9 @@ class SchemaView(SpectacularJSONAPIView):
         return {
             "TITLE": "Management API (Logto-compatible subset)",
             "DESCRIPTION": (
-                "Applications (MachineToMachine), API resources, scopes, roles and organizations, "
-                "with Logto's paths and JSON. "
-                f"Authorize with an app holding the `all` scope of {m2m_settings.MANAGEMENT_API_INDICATOR}."
+                "Applications (MachineToMachine), API resources, scopes, roles, organizations and token request "
+                "logs, with Logto's paths and JSON. Authorize with an app holding the `all` scope of "
+                f"{m2m_settings.MANAGEMENT_API_INDICATOR}, or the scope each operation lists."
             ),
             "VERSION": "1",
             "SCHEMA_PATH_PREFIX": "",

@@ -10,9 +10,9 @@ from django.urls import path, re_path
 from .errors import route_not_found
 from .schema import SchemaView
 from .views import applications as apps
+from .views import logs, resources, roles
 from .views import organization_roles as org_roles
 from .views import organizations as orgs
-from .views import resources, roles
 
 app_name = "logto_m2m_management"
 
@@ -62,6 +62,8 @@ api_urlpatterns = [
         roles.RoleApplicationDetailView.as_view(),
         name="role-application",
     ),
+    path("logs", logs.LogListView.as_view(), name="logs"),
+    path("logs/<str:log_id>", logs.LogDetailView.as_view(), name="log"),
 ]
 
 #: Organizations (Logto's routes/organization, organization-role, organization-scope).

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('logto_m2m', '0006_application_custom_data'),
+        ('logto_m2m', '0007_activity_audit'),
     ]
 
     operations = [

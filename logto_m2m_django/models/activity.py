@@ -31,6 +31,12 @@ class TokenActivity(models.Model):
     error = models.CharField(_("error code"), max_length=64, blank=True, default="")
     status_code = models.PositiveSmallIntegerField(_("HTTP status"))
     client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=256, blank=True, default="")
+    #: The named secret that authenticated the request; empty when none did (or DOT's legacy secret did).
+    secret_name = models.CharField(_("secret"), max_length=256, blank=True, default="")
+    #: On success, the scopes the client asked for (``scopes`` holds what was granted; on a failure,
+    #: ``scopes`` holds what was asked and this stays empty).
+    requested_scopes = models.CharField(_("requested scopes"), max_length=2048, blank=True, default="")
 
     class Meta:
         verbose_name = _("token request")

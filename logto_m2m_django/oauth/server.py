@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Any
 
 from django.http import HttpRequest
@@ -15,12 +14,10 @@ from .. import tokens
 from ..claims import hook as claims_hook
 from ..conf import m2m_settings, on_reload
 from ..keys import key_store
+from ._context import current_request as _django_request
 from .errors import IssuerNotConfiguredError
 from .organizations import organization_claims
 from .validator import M2MOAuth2Validator, now, token_lifetime
-
-#: The Django request of the token request being answered (oauthlib's request does not carry it).
-_django_request: ContextVar[HttpRequest | None] = ContextVar("logto_m2m_token_request", default=None)
 
 
 def generate_access_token(request: Request) -> str:

@@ -35,6 +35,7 @@ from ..conf import m2m_settings
 from ..models import ApplicationSecret, M2MApplication
 from ..models._fields import indicator_problem
 from ..secrets import hash_secret, is_fast_hash, verify_each
+from ._context import note
 from .errors import ExpiredSecretError, InvalidTargetError
 from .organizations import organization_grant, organization_param
 
@@ -58,6 +59,8 @@ class AuthenticatedClient:
     client_type: str
     secret_id: int | None  # the named secret that matched; None for the default secret
     last_used_at: datetime | None
+    #: The named secret's name ("" for the default secret), for the activity log.
+    secret_name: str = ""
     #: ``context.application`` for the custom-claims hook; None when no hook is configured.
     application: dict[str, Any] | None = field(default=None, repr=False)
 
@@ -155,6 +158,7 @@ def _client_query(client_id: str, with_profile: bool = False) -> Any:
         "m2m__is_enabled",
         "m2m__last_used_at",
         "m2m__secrets__id",
+        "m2m__secrets__name",
         "m2m__secrets__secret_hash",
         "m2m__secrets__expires_at",
         "m2m__secrets__last_used_at",
@@ -210,6 +214,7 @@ def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
         grant_type=app["authorization_grant_type"],
         client_type=app["client_type"],
         secret_id=None if matched is None else matched["m2m__secrets__id"],
+        secret_name="" if matched is None else matched["m2m__secrets__name"],
         last_used_at=app["m2m__last_used_at"] if matched is None else matched["m2m__secrets__last_used_at"],
         application=claims_context.application_from_row(app) if "m2m__custom_data" in app else None,
     )
@@ -257,6 +262,7 @@ class M2MOAuth2Validator(OAuth2Validator):
             return False
         request.client = client
         request.client_id = client.client_id
+        note("m2m_secret_name", client.secret_name)  # which copy of the credential is in use (activity log)
         return True
 
     def authenticate_client_id(self, client_id: str, request: Request, *args: Any, **kwargs: Any) -> bool:

@@ -85,6 +85,11 @@ try {
       params: { path: { id: role.id, applicationId: app.id } },
     }),
   );
+  const logs = await call(
+    'listLogs',
+    apiClient.GET('/api/logs', { params: { query: { applicationId: CLIENT_ID, page: 1, page_size: 5 } } }),
+  );
+  await call('getLog', apiClient.GET('/api/logs/{id}', { params: { path: { id: logs[0].id } } }));
   out.ok = true;
 } catch (err) {
   out.ok = false;

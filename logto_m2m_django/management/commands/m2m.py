@@ -103,11 +103,18 @@ class Command(BaseCommand):
         sub.add_parser("keys", help="List the signing keys.")
         bootstrap = sub.add_parser(
             "bootstrap",
-            help="Ensure the Management API resource, its `all` scope and role; create an app holding the role "
-            "and print its credentials once.",
+            help="Ensure the Management API resource, its scopes and role; create an app holding `all` (or the "
+            "--scope ones) and print its credentials once.",
         )
         bootstrap.add_argument("--name", default="Management API client", help="Name of the new application.")
         bootstrap.add_argument("--json", action="store_true", help="Print one JSON object.")
+        bootstrap.add_argument(
+            "--scope",
+            action="append",
+            default=None,
+            metavar="SCOPE",
+            help="A Management API scope the app holds (repeatable; default all), e.g. read:applications.",
+        )
         prune = sub.add_parser(
             "prune-activity",
             help="Delete token activity rows older than TOKEN_ACTIVITY_RETENTION_DAYS (run it daily).",

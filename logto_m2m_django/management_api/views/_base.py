@@ -16,8 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ...conf import m2m_settings
-from ...drf import JWTAccessTokenAuthentication, RequiredScopes
+from ...drf import JWTAccessTokenAuthentication
 from ...models import M2MApplication, Resource, Role
+from ..access import ManagementScopes
 from ..builtin import MANAGEMENT_SCOPE
 from ..errors import ApiError, exception_handler, invalid_input, not_exists, unprocessable
 from ..pagination import Page
@@ -33,11 +34,14 @@ _MAX_ID_LENGTH = 255
 
 class ManagementView(APIView):
     """Needs a Bearer access token from this project's token endpoint for the Management API resource
-    (``LOGTO_M2M["MANAGEMENT_API_INDICATOR"]``) with the scope ``all``."""
+    (``LOGTO_M2M["MANAGEMENT_API_INDICATOR"]``) with the scope ``all``, or the one the view declares
+    for the method (``required_scopes_by_method = route_scopes(read=..., write=...)``). A view that
+    declares nothing needs ``all``."""
 
     authentication_classes = [JWTAccessTokenAuthentication]
-    permission_classes = [RequiredScopes]
+    permission_classes = [ManagementScopes]
     required_scopes = [MANAGEMENT_SCOPE]
+    required_scopes_by_method: dict[str, list[str]] | None = None
     renderer_classes = [JSONRenderer]
     parser_classes = [BoundedJSONParser]
     throttle_classes: list[Any] = []

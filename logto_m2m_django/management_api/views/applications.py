@@ -16,7 +16,16 @@ from ...models import ApplicationSecret, M2MApplication, Role, RoleType
 from ...models._fields import validate_custom_data
 from ...provisioning import add_secret, revoke_default_secret
 from .. import serializers as s
-from ..builtin import MANAGEMENT_SCOPE, ensure_management_role, management_indicator
+from ..access import check_application_securable, check_roles_assignable, require_all, route_scopes
+from ..builtin import (
+    MANAGEMENT_SCOPE,
+    READ_APPLICATIONS,
+    WRITE_APPLICATION_SECRETS,
+    WRITE_APPLICATIONS,
+    WRITE_ROLE_ASSIGNMENTS,
+    ensure_management_role,
+    management_indicator,
+)
 from ..errors import ApiError, invalid_input, not_exists, not_found, unprocessable
 from ..pagination import paginate
 from ..search import searched
@@ -59,6 +68,8 @@ def _query_flag(request: Request, name: str) -> bool | None:
 
 
 class ApplicationListView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_APPLICATIONS, write=WRITE_APPLICATIONS)
+
     def get(self, request: Request) -> Response:
         queryset = M2MApplication.objects.select_related("application").order_by("-created_at", "-pk")
         types = request.query_params.getlist("types")
@@ -108,12 +119,16 @@ class ApplicationListView(ManagementView):
 
 
 class ApplicationDetailView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_APPLICATIONS, write=WRITE_APPLICATIONS)
+
     def get(self, request: Request, application_id: str) -> Response:
         m2m = get_application(application_id)
         return Response(s.application_json(m2m, is_admin=_admin_roles(m2m).exists()))
 
     def patch(self, request: Request, application_id: str) -> Response:
         data = self.validated(request, s.ApplicationUpdateSerializer)
+        if "isAdmin" in data:
+            require_all(request)  # isAdmin grants (or takes) the scope `all`
         _too_long_name(data.get("name"))
         with writing():
             m2m = get_application(application_id, lock=True)
@@ -140,6 +155,8 @@ class ApplicationDetailView(ManagementView):
 
 
 class ApplicationCustomDataView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_APPLICATIONS, write=WRITE_APPLICATIONS)
+
     def patch(self, request: Request, application_id: str) -> Response:
         """Merge the body's top-level keys into ``customData`` (Logto's jsonb merge); answer the result."""
         patch = s.custom_data_patch(request.data)
@@ -171,6 +188,8 @@ def _m2m_roles(role_ids: list[str]) -> list[Role]:
 
 
 class ApplicationRolesView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_APPLICATIONS, write=WRITE_ROLE_ASSIGNMENTS)
+
     def get(self, request: Request, application_id: str) -> Response:
         m2m = get_application(application_id)
         queryset = m2m.roles.filter(type=RoleType.MACHINE_TO_MACHINE).order_by("name", "id")
@@ -184,6 +203,7 @@ class ApplicationRolesView(ManagementView):
             roles = _m2m_roles(role_ids)
             held = set(m2m.roles.filter(id__in=role_ids).values_list("id", flat=True))
             added = [role for role in roles if role.id not in held]
+            check_roles_assignable(request, [role.id for role in added])
             m2m.roles.add(*added)
         return Response({"roleIds": role_ids, "addedRoleIds": [role.id for role in added]}, status=HTTPStatus.CREATED)
 
@@ -191,11 +211,16 @@ class ApplicationRolesView(ManagementView):
         role_ids = ids_in_order(self.validated(request, s.RoleIdsSerializer)["roleIds"])
         with writing():
             m2m = get_application(application_id, lock=True)
-            m2m.roles.set(_m2m_roles(role_ids))
+            roles = _m2m_roles(role_ids)
+            held = set(m2m.roles.values_list("id", flat=True))
+            check_roles_assignable(request, [role.id for role in roles if role.id not in held])
+            m2m.roles.set(roles)
         return empty(HTTPStatus.OK)
 
 
 class ApplicationRoleDetailView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_APPLICATIONS, write=WRITE_ROLE_ASSIGNMENTS)
+
     def delete(self, request: Request, application_id: str, role_id: str) -> HttpResponse:
         with writing():
             m2m = get_application(application_id, lock=True)
@@ -218,6 +243,8 @@ def _get_secret(m2m: M2MApplication, name: str) -> ApplicationSecret:
 
 
 class ApplicationSecretsView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_APPLICATIONS, write=WRITE_APPLICATION_SECRETS)
+
     def get(self, request: Request, application_id: str) -> Response:
         m2m = get_application(application_id)
         # Values are never listed: only their hashes are stored (they are shown once, when created).
@@ -232,6 +259,7 @@ class ApplicationSecretsView(ManagementView):
                 raise invalid_input("expiresAt: must be in the future (epoch milliseconds).")
         name = data["name"]
         m2m = get_application(application_id)
+        check_application_securable(request, m2m)
         with writing(lambda: _name_taken(m2m, name)):
             if m2m.secrets.filter(name=name).exists():
                 raise _name_taken(m2m, name)
@@ -240,6 +268,8 @@ class ApplicationSecretsView(ManagementView):
 
 
 class ApplicationSecretDetailView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_APPLICATIONS, write=WRITE_APPLICATION_SECRETS)
+
     def patch(self, request: Request, application_id: str, name: str) -> Response:
         new_name = self.validated(request, s.SecretRenameSerializer)["name"]
         m2m = get_application(application_id)
@@ -260,6 +290,8 @@ class ApplicationSecretDetailView(ManagementView):
 
 
 class LegacySecretView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_APPLICATIONS, write=WRITE_APPLICATION_SECRETS)
+
     def delete(self, request: Request, application_id: str) -> Response:
         with writing():
             m2m = get_application(application_id, lock=True)

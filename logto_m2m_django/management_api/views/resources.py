@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from ...models import Resource, Scope
 from ...models._fields import validate_scope_name
 from .. import serializers as s
-from ..builtin import is_management_resource
+from ..access import route_scopes
+from ..builtin import READ_RESOURCES, WRITE_RESOURCES, is_management_resource
 from ..errors import ApiError, invalid_input, not_exists, unprocessable
 from ..pagination import paginate
 from ..search import searched
@@ -42,6 +43,8 @@ def _indicator_in_use(indicator: str) -> ApiError:
 
 
 class ResourceListView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_RESOURCES, write=WRITE_RESOURCES)
+
     def get(self, request: Request) -> Response:
         queryset = Resource.objects.order_by("created_at", "id")
         include_scopes = (request.query_params.get("includeScopes") or "").lower() in _TRUTHY
@@ -67,6 +70,8 @@ class ResourceListView(ManagementView):
 
 
 class ResourceDetailView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_RESOURCES, write=WRITE_RESOURCES)
+
     def get(self, request: Request, resource_id: str) -> Response:
         return Response(s.resource_json(get_resource(resource_id)))
 
@@ -93,6 +98,8 @@ class ResourceDetailView(ManagementView):
 
 
 class ResourceDefaultView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_RESOURCES, write=WRITE_RESOURCES)
+
     def patch(self, request: Request, resource_id: str) -> Response:
         is_default = self.validated(request, s.IsDefaultSerializer)["isDefault"]
         with writing():
@@ -126,6 +133,8 @@ def _get_scope(resource: Resource, scope_id: str) -> Scope:
 
 
 class ScopeListView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_RESOURCES, write=WRITE_RESOURCES)
+
     def get(self, request: Request, resource_id: str) -> Response:
         resource = get_resource(resource_id)
         queryset = resource.scopes.order_by("created_at", "id")
@@ -146,6 +155,8 @@ class ScopeListView(ManagementView):
 
 
 class ScopeDetailView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_RESOURCES, write=WRITE_RESOURCES)
+
     def patch(self, request: Request, resource_id: str, scope_id: str) -> Response:
         data = self.validated(request, s.ScopeUpdateSerializer)
         if "name" in data:

@@ -12,6 +12,8 @@ from rest_framework.response import Response
 
 from ...models import M2MApplication, Role, RoleType, Scope
 from .. import serializers as s
+from ..access import check_role_assignable, check_scopes_grantable, route_scopes
+from ..builtin import READ_ROLES, WRITE_ROLE_ASSIGNMENTS, WRITE_ROLES
 from ..errors import ApiError, invalid_input, not_exists, not_found, unprocessable
 from ..pagination import paginate
 from ..search import searched
@@ -77,6 +79,8 @@ def _scopes(scope_ids: list[str]) -> list[Scope]:
 
 
 class RoleListView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_ROLES, write=WRITE_ROLES)
+
     def get(self, request: Request) -> Response:
         queryset = Role.objects.exclude(name__startswith=INTERNAL_PREFIX).order_by("name", "id")
         role_type = request.query_params.get("type")
@@ -108,6 +112,7 @@ class RoleListView(ManagementView):
             if Role.objects.filter(name=name).exists():
                 raise _name_in_use(name)
             scopes = _scopes(scope_ids)
+            check_scopes_grantable(request, scope_ids)
             role = Role.objects.create(
                 name=name,
                 description=data["description"],
@@ -120,6 +125,8 @@ class RoleListView(ManagementView):
 
 
 class RoleDetailView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_ROLES, write=WRITE_ROLES)
+
     def get(self, request: Request, role_id: str) -> Response:
         return Response(s.role_json(get_role(role_id)))
 
@@ -147,6 +154,8 @@ class RoleDetailView(ManagementView):
 
 
 class RoleScopesView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_ROLES, write=WRITE_ROLES)
+
     def get(self, request: Request, role_id: str) -> Response:
         role = get_role(role_id)
         queryset = role.scopes.select_related("resource").order_by("created_at", "id")
@@ -158,6 +167,7 @@ class RoleScopesView(ManagementView):
         with writing():
             role = _writable_role(role_id)
             scopes = _scopes(scope_ids)
+            check_scopes_grantable(request, scope_ids)
             linked = set(role.scopes.filter(id__in=scope_ids).values_list("id", flat=True))
             if linked:
                 raise unprocessable("role.scope_exists", f"The role already holds the scope `{sorted(linked)[0]}`.")
@@ -167,6 +177,8 @@ class RoleScopesView(ManagementView):
 
 
 class RoleScopeDetailView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_ROLES, write=WRITE_ROLES)
+
     def delete(self, request: Request, role_id: str, scope_id: str) -> HttpResponse:
         with writing():
             role = _writable_role(role_id)
@@ -178,6 +190,8 @@ class RoleScopeDetailView(ManagementView):
 
 
 class RoleApplicationsView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_ROLES, write=WRITE_ROLE_ASSIGNMENTS)
+
     def get(self, request: Request, role_id: str) -> Response:
         role = get_role(role_id)
         queryset = role.applications.select_related("application").order_by("-created_at", "-pk")
@@ -199,6 +213,7 @@ class RoleApplicationsView(ManagementView):
                     raise not_exists("application", app_id)
             if role.type != RoleType.MACHINE_TO_MACHINE:
                 raise unprocessable("entity.db_constraint_violated", "Only MachineToMachine roles go on applications.")
+            check_role_assignable(request, role)
             linked = role.applications.filter(application__client_id__in=app_ids).first()
             if linked is not None:
                 raise unprocessable(
@@ -209,6 +224,8 @@ class RoleApplicationsView(ManagementView):
 
 
 class RoleApplicationDetailView(ManagementView):
+    required_scopes_by_method = route_scopes(read=READ_ROLES, write=WRITE_ROLE_ASSIGNMENTS)
+
     def delete(self, request: Request, role_id: str, application_id: str) -> HttpResponse:
         with writing():
             role = _writable_role(role_id)
