@@ -69,7 +69,7 @@ def test_e052_missing_rest_framework():
 def test_e053_unknown_client_secret_hasher():
     with override_settings(OAUTH2_PROVIDER={"CLIENT_SECRET_HASHER": "logto_m2m_hmac_sha265"}):
         messages = project_checks.check_client_secret_hasher()
-        with pytest.raises(SystemCheckError, match="logto_m2m.E053"):
+        with pytest.raises(SystemCheckError, match=r"logto_m2m\.E053"):
             call_command("check")
     assert ids(messages) == ["logto_m2m.E053"]
     assert messages[0].hint.startswith('Did you mean "logto_m2m_hmac_sha256"?')
