@@ -117,6 +117,7 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
     params = dict(getattr(request, "m2m_params", None) or ())
     body = _json(response.content)
     status = response.status_code
+    requested = params.get("scope", "")
     claims = _token_claims(body.get("access_token")) if status == 200 else {}
     if claims:
         aud = claims.get("aud")
@@ -125,10 +126,10 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
         scopes = claims.get("scope") or ""
         outcome, error = Outcome.SUCCESS, ""
     else:
-        # What the client asked for: the request failed, so nothing was granted.
+        # The request failed, so nothing was granted; requested_scopes keeps what was asked.
         client_id = _basic_client_id(request) or params.get("client_id")
         resource = params.get("resource", "")
-        scopes = params.get("scope", "")
+        scopes = ""
         outcome, error = Outcome.FAILURE, body.get("error") or f"http_{status}"
     # The custom-claims hook failed (the token was issued without its claims, or refused).
     error = getattr(request, "m2m_custom_claims_error", None) or error
@@ -145,6 +146,7 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
         client_id=client_id,
         resource=_clean(resource, "resource", limit),
         scopes=_clean(scopes, "scopes", limit),
+        requested_scopes=_clean(requested, "requested_scopes", limit),
         outcome=outcome,
         error=_clean(error, "error"),
         status_code=status,
