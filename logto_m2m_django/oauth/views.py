@@ -152,6 +152,11 @@ class TokenView(APIView):
     # OPTIONS answers 405 like any other method but POST (no DRF metadata page).
     metadata_class = None
 
+    @property
+    def allowed_methods(self) -> list[str]:
+        # DRF would list OPTIONS, which this view answers with 405: Allow says what works (RFC 9110 §10.2.1).
+        return ["POST"]
+
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # RFC 6749 §5.1: the answer is JSON whatever the Accept header says (never a 406).
         return super().perform_content_negotiation(request, force=True)
