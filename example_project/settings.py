@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from logto_m2m_django.dot_settings import SILENCED_DOT_CHECKS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-insecure-key-change-me-0123456789")
@@ -85,6 +87,9 @@ PASSWORD_HASHERS = [
 ]
 
 OAUTH2_PROVIDER = {"CLIENT_SECRET_HASHER": "logto_m2m_hmac_sha256"}
+# django-oauth-toolkit's deploy warnings about endpoints this project does not route
+# (see logto_m2m_django/dot_settings.py for each reason).
+SILENCED_SYSTEM_CHECKS = [*SILENCED_DOT_CHECKS]
 
 LOGTO_M2M = {
     "ISSUER": os.environ.get("LOGTO_M2M_ISSUER", "http://127.0.0.1:8000/oidc"),

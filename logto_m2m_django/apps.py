@@ -24,3 +24,10 @@ class LogtoM2MConfig(AppConfig):
         from ._internal import logfilters
 
         logfilters.install()
+        if self.apps is not None and self.apps.is_installed("django.contrib.admin"):
+            from django.contrib import admin
+
+            from .admin.oauth_application import hide_application_secret, hide_oauth_toolkit_admin
+
+            hide_application_secret(admin.site)
+            hide_oauth_toolkit_admin(admin.site)
