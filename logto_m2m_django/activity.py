@@ -120,6 +120,7 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
     params = dict(getattr(request, "m2m_params", None) or ())
     body = _json(response.content)
     status = response.status_code
+    requested = params.get("scope", "")
     claims = _token_claims(body.get("access_token")) if status == 200 else {}
     if claims:
         aud = claims.get("aud")
@@ -128,10 +129,10 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
         scopes = claims.get("scope") or ""
         outcome, error = Outcome.SUCCESS, ""
     else:
-        # What the client asked for: the request failed, so nothing was granted.
+        # The request failed, so nothing was granted; requested_scopes keeps what was asked.
         client_id = _basic_client_id(request) or params.get("client_id")
         resource = params.get("resource", "")
-        scopes = params.get("scope", "")
+        scopes = ""
         outcome, error = Outcome.FAILURE, body.get("error") or f"http_{status}"
     # The custom-claims hook failed (the token was issued without its claims, or refused).
     error = getattr(request, "m2m_custom_claims_error", None) or error
@@ -149,6 +150,7 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
         resource=_clean(resource, "resource", limit),
         organization_id=_clean(params.get("organization_id", ""), "organization_id", limit),
         scopes=_clean(scopes, "scopes", limit),
+        requested_scopes=_clean(requested, "requested_scopes", limit),
         outcome=outcome,
         error=_clean(error, "error"),
         status_code=status,
@@ -156,8 +158,6 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
         # The caller's text: cut short. The secret's name, never its value (the validator notes it).
         user_agent=_clean(request.META.get("HTTP_USER_AGENT"), "user_agent", USER_AGENT_LIMIT),
         secret_name=_clean(getattr(request, "m2m_secret_name", ""), "secret_name"),
-        # A failed request's `scopes` already holds what it asked for: not stored twice.
-        requested_scopes=_clean(params.get("scope", ""), "requested_scopes") if claims else "",
     )
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 
+from . import project_checks as _project_checks  # noqa: F401 - registers logto_m2m.E05x / W05x
 from .claims import checks as _claims_checks  # noqa: F401 - registers logto_m2m.E03x / W03x
 from .conf import SUPPORTED_ALGORITHMS, m2m_settings
 from .drf import checks as _resource_server_checks  # noqa: F401 - registers logto_m2m.E1xx / W1xx

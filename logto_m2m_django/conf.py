@@ -82,6 +82,11 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_HASH_KEY": None,
     # Indicator of the built-in Management API resource (Logto OSS's default).
     "MANAGEMENT_API_INDICATOR": "https://default.logto.app/api",
+    # RFC 6749 §5.2: answer 400 invalid_scope when a requested scope does not exist on the resource
+    # at all (a typo); off: such scopes are dropped silently like scopes the app does not hold (Logto).
+    "REJECT_UNKNOWN_SCOPES": False,
+    # Keep django-oauth-toolkit's own admin pages (Applications, tokens, grants); read at startup.
+    "OAUTH_TOOLKIT_ADMIN": False,
     # Record one TokenActivity row per token request (shown in the admin).
     "TOKEN_ACTIVITY_LOG": True,
     # Days a TokenActivity row is kept; `manage.py m2m prune-activity` deletes older ones. None: forever.
@@ -254,6 +259,14 @@ class M2MSettings:
     @property
     def MANAGEMENT_API_INDICATOR(self) -> str:  # noqa: N802
         return str(self._values()["MANAGEMENT_API_INDICATOR"])
+
+    @property
+    def OAUTH_TOOLKIT_ADMIN(self) -> bool:  # noqa: N802
+        return bool(self._values()["OAUTH_TOOLKIT_ADMIN"])
+
+    @property
+    def REJECT_UNKNOWN_SCOPES(self) -> bool:  # noqa: N802
+        return bool(self._values()["REJECT_UNKNOWN_SCOPES"])
 
     @property
     def TOKEN_ACTIVITY_LOG(self) -> bool:  # noqa: N802

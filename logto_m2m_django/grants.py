@@ -104,3 +104,12 @@ def effective_scopes(requested: Iterable[str], grant: Grant) -> list[str]:
             seen.add(name)
             out.append(name)
     return out
+
+
+def unknown_scopes(requested: Iterable[str], grant: Grant) -> list[str]:
+    """The requested scopes that the resource does not define at all (one query), in request order."""
+    candidates = [name for name in dict.fromkeys(requested) if name not in grant.scopes]
+    if not candidates:
+        return []
+    known = set(Scope.objects.filter(resource_id=grant.resource_id, name__in=candidates).values_list("name", flat=True))
+    return [name for name in candidates if name not in known]

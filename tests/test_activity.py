@@ -29,7 +29,8 @@ def test_unsupported_grant_type_stores_a_short_excerpt_of_what_was_sent(api_clie
     assert response.json()["error"] == "unsupported_grant_type"
     row = TokenActivity.objects.get()
     assert row.outcome == Outcome.FAILURE
-    assert len(row.scopes) == 100 and row.scopes == "s" * 99 + "…"
+    assert row.scopes == ""  # nothing was granted
+    assert len(row.requested_scopes) == 100 and row.requested_scopes == "s" * 99 + "…"
     assert len(row.resource) == 100 and row.resource.endswith("r…")
     stored = sum(len(str(v)) for v in TokenActivity.objects.values().get().values())
     assert stored < 400
@@ -40,8 +41,8 @@ def test_failed_request_text_is_truncated_but_short_text_kept_whole(api_client, 
     _post(api_client, shop, grant_type="client_credentials", resource="https://unknown.api", scope="read:products")
     long_row, short_row = TokenActivity.objects.order_by("pk")
     assert long_row.error == short_row.error == "invalid_target"
-    assert len(long_row.scopes) == 100
-    assert (short_row.resource, short_row.scopes) == ("https://unknown.api", "read:products")
+    assert len(long_row.requested_scopes) == 100
+    assert (short_row.resource, short_row.requested_scopes) == ("https://unknown.api", "read:products")
 
 
 def test_success_rows_keep_what_was_granted(api_client, shop):

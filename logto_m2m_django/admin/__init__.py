@@ -6,7 +6,7 @@ from ..models import M2MApplication, Resource, Role, SigningKey, TokenActivity
 from .activity import TokenActivityAdmin
 from .applications import M2MApplicationAdmin
 from .keys import SigningKeyAdmin
-from .oauth_application import hide_application_secret
+from .oauth_application import hide_application_secret, hide_oauth_toolkit_admin
 from .organizations import register as register_organizations
 from .resources import ResourceAdmin
 from .roles import RoleAdmin
@@ -19,5 +19,8 @@ admin.site.register(TokenActivity, TokenActivityAdmin)
 register_organizations(admin.site)
 # DOT's own Application change page would show the stored secret hash.
 hide_application_secret(admin.site)
+# DOT's own pages, unless LOGTO_M2M["OAUTH_TOOLKIT_ADMIN"] keeps them (again in AppConfig.ready,
+# for projects that list oauth2_provider after this app).
+hide_oauth_toolkit_admin(admin.site)
 
 __all__ = ["M2MApplicationAdmin", "ResourceAdmin", "RoleAdmin", "SigningKeyAdmin", "TokenActivityAdmin"]

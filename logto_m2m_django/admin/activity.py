@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
@@ -74,7 +74,7 @@ class TokenActivityAdmin(admin.ModelAdmin):
         "created_at",
         "application_column",
         "resource",
-        "scopes",
+        "scopes_column",
         "outcome_column",
         "error",
         "client_ip",
@@ -101,6 +101,15 @@ class TokenActivityAdmin(admin.ModelAdmin):
         if obj.application is not None:
             return format_html("<a href='{}'>{}</a>", admin_change_url(obj.application), obj.application.name)
         return format_html("<code>{}</code>", obj.client_id) if obj.client_id else "—"
+
+    @admin.display(description=_("scopes (granted / asked, not granted)"))
+    def scopes_column(self, obj: TokenActivity) -> SafeString | str:
+        granted = [format_html("<code class='m2m-scope'>{}</code>", s) for s in obj.scopes.split()]
+        refused = [
+            format_html("<code class='m2m-scope m2m-not-granted' title='{}'>{}</code>", _("asked, not granted"), s)
+            for s in obj.not_granted_scopes
+        ]
+        return format_html_join("", "{}", ((c,) for c in granted + refused)) if granted or refused else "—"
 
     @admin.display(description=_("outcome"), ordering="outcome")
     def outcome_column(self, obj: TokenActivity) -> SafeString:

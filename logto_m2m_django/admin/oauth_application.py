@@ -10,7 +10,32 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from oauth2_provider import models as dot_models
 from oauth2_provider.models import get_application_model
+
+from ..conf import m2m_settings
+
+
+def hide_oauth_toolkit_admin(site: admin.AdminSite) -> None:
+    """Unregister django-oauth-toolkit's admin pages unless ``LOGTO_M2M["OAUTH_TOOLKIT_ADMIN"]``.
+
+    Its Applications, access/refresh/ID tokens and grants are not how this package is managed:
+    M2M apps live under "M2M applications" (a second "Applications" entry would invite making
+    an app there, which the token endpoint refuses with ``unauthorized_client``), and the token
+    tables stay empty (tokens are JWTs). Read once, when the admin is loaded.
+    """
+    if m2m_settings.OAUTH_TOOLKIT_ADMIN:
+        return
+    for getter in (
+        "get_application_model",
+        "get_access_token_model",
+        "get_refresh_token_model",
+        "get_grant_model",
+        "get_id_token_model",
+    ):
+        model = getattr(dot_models, getter)()
+        if site.is_registered(model):
+            site.unregister(model)
 
 
 def hide_application_secret(site: admin.AdminSite) -> None:

@@ -15,6 +15,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 from ..conf import m2m_settings
+from . import view_checks as _view_checks  # noqa: F401 - registers logto_m2m.E054 / E055
 from .validation import key_source_setting
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}

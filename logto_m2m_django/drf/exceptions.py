@@ -1,7 +1,13 @@
 """An optional DRF exception handler that adds the RFC 6750 ``insufficient_scope``
-challenge when a scope check inside a permission composition (``&``, ``|``, ``~``)
-caused the 403. Set ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` to
-``"logto_m2m_django.drf.exception_handler"`` (it wraps DRF's default)."""
+challenge to a 403 that no scope permission could answer itself.
+
+Scope permissions and their compositions (``&``, ``|``, ``~``, see
+:mod:`.composition`) raise their challenge on their own. The one case left is a
+scope permission inside an ``|`` or ``~`` that DRF built (its left operand a
+group of DRF classes, e.g. ``(A | B) | HasScope("x")``): DRF's operators only
+return a boolean. Set ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` to
+``"logto_m2m_django.drf.exception_handler"`` (it wraps DRF's default) to cover it,
+or write the scope permission first."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from ..conf import m2m_settings
+from .composition import Outcome, ScopePermissionMetaclass, combine, evaluate, reached_through_and_only
 from .principal import M2MPrincipal
 
 ScopeSpec = str | Sequence[str] | Mapping[str, Sequence[str]]
@@ -53,7 +54,7 @@ def _scopes_for(spec: tuple[str, ...] | dict[str, tuple[str, ...]], method: str)
     return None  # a method the view does not list is denied
 
 
-class _ScopePermission(BasePermission):
+class _ScopePermission(BasePermission, metaclass=ScopePermissionMetaclass):
     code = "insufficient_scope"
     message = "The access token lacks a required scope."
     method_message = "This HTTP method is not available to access tokens on this view."
@@ -61,29 +62,70 @@ class _ScopePermission(BasePermission):
     def required(self, request: Request, view: Any) -> tuple[str, ...] | None:
         raise NotImplementedError
 
-    def has_permission(self, request: Request, view: Any) -> bool:
+    def outcome(self, request: Request, view: Any) -> Outcome:
         user = request.user
         if not isinstance(user, M2MPrincipal):
             # No token: DRF answers 401 with the bare Bearer challenge.
-            return False
+            return Outcome(False, None, applicable=False)
         required = self.required(request, view)
         if required is None:
             # A method the view's scope map does not list: no scope grants it, so a plain 403
             # without an insufficient_scope challenge (RFC 6750 §3.1 would send the client for
             # a new token that could not help either).
-            if type(self) in getattr(view, "permission_classes", ()):
-                raise exceptions.PermissionDenied(self.method_message)
-            return False
-        missing = [s for s in required if s not in user.scopes]
+            return Outcome(False, None, True, self.method_message)
+        missing = tuple(s for s in required if s not in user.scopes)
         if not missing:
+            return Outcome(True)
+        return Outcome(False, missing, True, self.message)
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        result = self.outcome(request, view)
+        if result.allowed:
             return True
-        setattr(request._request, _MISSING_ATTR, missing)
-        if type(self) in getattr(view, "permission_classes", ()):
-            # Used on its own: answer with the RFC 6750 challenge right away.
-            raise InsufficientScope(missing)
-        # Inside a DRF composition (&, |, ~): return False so the composition decides;
-        # logto_m2m_django.drf.exception_handler adds the challenge to the final 403.
+        django_request = getattr(request, "_request", request)
+        if result.challenge:
+            if self._decides(view):
+                # RFC 6750 §3.1: 403 with the insufficient_scope challenge naming the scopes.
+                raise InsufficientScope(result.challenge)
+            # Inside one of DRF's own operators: logto_m2m_django.drf.exception_handler
+            # adds the challenge to the final 403.
+            setattr(django_request, _MISSING_ATTR, list(result.challenge))
+        elif hasattr(django_request, _MISSING_ATTR):
+            delattr(django_request, _MISSING_ATTR)
+        if result.message:
+            self.message = result.message  # what DRF's 403 says
         return False
+
+    def _decides(self, view: Any) -> bool:
+        """True when this permission's denial is the view's: listed on its own, or under DRF's ``&`` only."""
+        listed = getattr(view, "permission_classes", ())
+        return type(self) in listed or any(reached_through_and_only(entry, type(self)) for entry in listed)
+
+
+class ScopeComposition(_ScopePermission):
+    """``&``, ``|`` or ``~`` over permissions of which at least one is a scope permission
+    (built by :func:`~logto_m2m_django.drf.composition.compose`)."""
+
+    operator: str = "and"
+    operands: tuple[Any, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._operands = [operand(*args, **kwargs) for operand in self.operands]
+
+    def outcome(self, request: Request, view: Any) -> Outcome:
+        return combine(self.operator, self._operands, request, view)
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        ops = self._operands
+        if self.operator == "not":
+            return not ops[0].has_object_permission(request, view, obj)
+        if self.operator == "and":
+            return all(op.has_object_permission(request, view, obj) for op in ops)
+        # As DRF's OR: an alternative grants the object only if it granted the request.
+        return any(evaluate(op, request, view).allowed and op.has_object_permission(request, view, obj) for op in ops)
+
+
+_ScopePermission.composition_class = ScopeComposition
 
 
 class RequiredScopes(_ScopePermission):

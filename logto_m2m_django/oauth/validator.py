@@ -317,7 +317,16 @@ class M2MOAuth2Validator(OAuth2Validator):
                 raise InvalidTargetError(description="No resource was requested and there is no default resource.")
             raise InvalidTargetError(description="The requested resource is not registered.")
         request.m2m_grant = grant
-        granted = grants.effective_scopes((s for s in (scopes or ()) if s), grant)
+        requested = [s for s in (scopes or ()) if s]
+        granted = grants.effective_scopes(requested, grant)
+        if m2m_settings.REJECT_UNKNOWN_SCOPES and len(granted) < len(set(requested)):
+            # Only when something was dropped: the common path costs no extra query.
+            unknown = grants.unknown_scopes(requested, grant)
+            if unknown:
+                # RFC 6749 §5.2 invalid_scope: "unknown" to the resource, not merely not held.
+                raise oauthlib_errors.InvalidScopeError(
+                    description=f"The resource {grant.indicator} defines no scope {' '.join(unknown)}."
+                )
         # Scopes the app does not hold are dropped silently (Logto parity);
         # None keeps the "scope" member out of the response when nothing is granted.
         request.scopes = granted or None

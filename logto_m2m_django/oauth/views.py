@@ -168,6 +168,11 @@ class TokenView(APIView):
         view._non_atomic_requests = _EveryAlias()  # type: ignore[attr-defined]
         return view
 
+    @property
+    def allowed_methods(self) -> list[str]:
+        # DRF would list OPTIONS, which this view answers with 405: Allow says what works (RFC 9110 §10.2.1).
+        return ["POST"]
+
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # RFC 6749 §5.1: the answer is JSON whatever the Accept header says (never a 406).
         return super().perform_content_negotiation(request, force=True)
