@@ -99,5 +99,18 @@ def test_unknown_id_and_wrong_secret_take_the_same_time(others: None, kind: str)
         app, _ = create_application("Target")
         if kind == "both":
             add_secret(app, "rotation")
-    z = compare(refusal(unknown_id()), refusal(app.client_id))
-    assert abs(z) < LIMIT, f"unknown ID and wrong secret are distinguishable: z = {z:.2f}"
+    assert_indistinguishable(refusal(unknown_id()), refusal(app.client_id))
+
+
+def assert_indistinguishable(unknown: Callable[[], Any], wrong: Callable[[], Any]) -> None:
+    """|z| < LIMIT; a measurement over it is repeated once with another seed, and the test fails only when
+    both lean the same way past LIMIT. A burst of load on a shared machine is rarely twice in one
+    direction; a real difference in work (a few microseconds here) is, every time."""
+    first = compare(unknown, wrong)
+    if abs(first) < LIMIT:
+        return
+    second = compare(unknown, wrong, seed=13)
+    same_way = (first > 0) == (second > 0)
+    assert abs(second) < LIMIT or not same_way, (
+        f"unknown ID and wrong secret are distinguishable: z = {first:.2f}, then {second:.2f}"
+    )
