@@ -197,8 +197,22 @@ def test_quick_start_through_the_admin(page: sync_api.Page, server: AdminServer)
     shot(page, "10-token-inspector")
 
 
+ROTATION_APP = f"""
+import json
+from logto_m2m_django.models import Resource, Role, Scope
+from logto_m2m_django.provisioning import create_application
+resource, _ = Resource.objects.get_or_create(indicator="{SHOP}", defaults={{"name": "Online shopping"}})
+scope, _ = Scope.objects.get_or_create(resource=resource, name="read:products")
+role = Role.objects.create(name="Rotation reader")
+role.scopes.add(scope)
+app, secret = create_application("Rotation app", roles=[role])
+print(json.dumps({{"client_id": app.client_id, "client_secret": secret}}))
+"""
+
+
 def test_rotating_the_key_keeps_old_tokens_valid(page: sync_api.Page, server: AdminServer) -> None:
-    demo = json.loads(server.manage("m2m", "demo", "--json").strip().splitlines()[-1])
+    # Its own app (not `m2m demo`, which refuses to touch the resource the quick-start test created).
+    demo = json.loads(server.manage("shell", "-c", ROTATION_APP).strip().splitlines()[-1])
     old_token = get_token(server, demo["client_id"], demo["client_secret"], "read:products")
     assert products(server, old_token).status_code == HTTPStatus.OK
 
