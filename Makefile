@@ -50,7 +50,7 @@ install-docs: venv
 	@$(BIN)/python -c "import mkdocs, material" 2>/dev/null || $(BIN)/pip install --quiet -e ./client -e ".[docs]"
 
 docs: install-docs
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 ## matrix: the suite on another Python / Django (e.g. make matrix MATRIX_PY=3.13 MATRIX_DJANGO='django>=6,<7')
 MATRIX_PY ?= 3.13
