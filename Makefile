@@ -1,11 +1,11 @@
-# logto-m2m-django: the two commands are `make demo` and `make test`.
+# logto-m2m-django: `make demo`, `make test`, `make docs`, `make bench`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck pytest venv install-dev install-example system-deps matrix bench clean
+.PHONY: demo test lint typecheck pytest docs install-docs venv install-dev install-example system-deps matrix bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +13,13 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
+# The client distribution (client/, logto-m2m-client) is a dependency of the server package and is not on
+# PyPI yet: every install names it too.
 install-example: venv
-	$(BIN)/pip install --quiet -e ".[example]"
+	$(BIN)/pip install --quiet -e ./client -e ".[example]"
 
 install-dev: venv
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ./client -e ".[dev]"
 
 ## demo: install, migrate SQLite, seed the shopping example, print curl lines, serve on 127.0.0.1:8000
 demo: install-example
@@ -29,19 +31,26 @@ demo: install-example
 system-deps:
 	@scripts/system-deps.sh
 
-## test: lint, type checks, migrations check and the whole test suite
-test: install-dev system-deps lint typecheck pytest
+## test: lint, type checks, migrations check, the documentation site (strict) and the whole test suite
+test: install-dev system-deps lint typecheck docs pytest
 
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy logto_m2m_django
+	$(BIN)/mypy logto_m2m_django client/logto_m2m_client
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 
 pytest:
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## docs: the documentation site (mkdocs.yml, docs/) into site/; any warning (a broken link or anchor) fails it
+install-docs: venv
+	@$(BIN)/python -c "import mkdocs, material" 2>/dev/null || $(BIN)/pip install --quiet -e ./client -e ".[docs]"
+
+docs: install-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 ## matrix: the suite on another Python / Django (e.g. make matrix MATRIX_PY=3.13 MATRIX_DJANGO='django>=6,<7')
 MATRIX_PY ?= 3.13
@@ -54,7 +63,7 @@ matrix:
 ## (installs the bench extra when missing, and wrk through apt when root; BENCH_ARGS=--quick for a short check)
 .PHONY: install-bench
 install-bench: venv
-	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/pip install --quiet -e ./client -e ".[bench]"
 
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
@@ -77,4 +86,4 @@ load-cluster: install-dev cluster-deps
 		$(BIN)/python scripts/load.py --cluster $(LOAD_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-py* .pytest_cache .mypy_cache .ruff_cache *.egg-info db.sqlite3
+	rm -rf $(VENV) .venv-py* .pytest_cache .mypy_cache .ruff_cache *.egg-info client/*.egg-info db.sqlite3 site

@@ -61,7 +61,10 @@ def ensure_python_packages() -> None:
     missing = [m for m in wanted if not importlib.util.find_spec(m)]
     if missing:
         say(f"installing the bench extra ({', '.join(missing)} missing)")
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[bench]"], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}/client", "-e", f"{ROOT}[bench]"],
+            check=True,
+        )
 
 
 def ensure_wrk() -> bool:
@@ -176,7 +179,13 @@ def main() -> int:
     )
     parser.add_argument("--profile", metavar="CASE", help="only profile one in-process case (pyinstrument)")
     parser.add_argument("--cache", choices=["locmem", "redis"], default="locmem", help="cache for --profile")
-    parser.add_argument("--update-readme", action="store_true", help="copy the table into README.md (Performance)")
+    parser.add_argument(
+        "--update-docs",
+        "--update-readme",
+        dest="update_readme",
+        action="store_true",
+        help="copy the table into docs/performance.md (the documentation site's Performance page)",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 16)
     http_seconds = args.http_seconds or (2.0 if args.quick else 5.0)
@@ -270,8 +279,8 @@ def main() -> int:
     for path in (RESULTS / f"bench-{stamp}.json", RESULTS / "latest.json"):
         path.write_text(json.dumps(results, indent=2))
     print(text)
-    if args.update_readme and report.update_readme(ROOT / "README.md", results):
-        say("README.md updated (Performance)")
+    if args.update_readme and report.update_readme(ROOT / "docs" / "performance.md", results):
+        say("docs/performance.md updated")
     say(f"done in {results['seconds']} s; results in {RESULTS / 'latest.json'}")
     return 0
 

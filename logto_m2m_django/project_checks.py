@@ -47,7 +47,7 @@ def check_unknown_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     problems: list[Any] = []
     for key in sorted(k for k in user if k not in DEFAULTS):
         close = difflib.get_close_matches(str(key).upper(), DEFAULTS, n=1, cutoff=0.6)
-        hint = f'Did you mean "{close[0]}"?' if close else "See the Settings reference in the README."
+        hint = f'Did you mean "{close[0]}"?' if close else "See the Settings reference (docs/reference/settings.md)."
         problems.append(
             Error(f'{SETTINGS_NAME}["{key}"] is not a setting of logto_m2m_django.', hint=hint, id="logto_m2m.E050")
         )

@@ -18,8 +18,7 @@ from typing import Any
 
 import jwt
 from jwt.algorithms import get_default_algorithms
-
-from ._internal import safejson
+from logto_m2m_client._internal import safejson
 
 #: RFC 9068 §2.1: the ``typ`` header of a JWT access token.
 ACCESS_TOKEN_TYPE = "at+jwt"

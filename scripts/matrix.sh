@@ -16,7 +16,7 @@ fi
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 # shellcheck disable=SC2086 # word splitting of the requirement list is intended
-"$venv/bin/pip" install --quiet -e ".[test]" $django_spec
+"$venv/bin/pip" install --quiet -e ./client -e ".[test]" $django_spec
 "$venv/bin/python" -c "import django, sys; print(f'matrix: Python {sys.version.split()[0]}, Django {django.get_version()}')"
 "$venv/bin/pip" list 2>/dev/null | grep -iE '^(django|djangorestframework|django-oauth-toolkit|pyjwt|oauthlib) ' || true
 "$venv/bin/python" -m pytest "$@"

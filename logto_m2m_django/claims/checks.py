@@ -49,7 +49,7 @@ def check_custom_claims(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 'LOGTO_M2M["EXTRA_CLAIMS"] is deprecated.',
                 hint='Move the hook to LOGTO_M2M["CUSTOM_CLAIMS"]: it is called as hook(token=..., context=..., '
                 "environment_variables=..., api=...) and receives the application's name, customData and roles "
-                "(see the README's Custom claims section).",
+                "(see docs/guides/custom-claims.md).",
                 id="logto_m2m.W040",
             )
         )

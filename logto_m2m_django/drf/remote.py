@@ -39,8 +39,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from logto_m2m_client._internal import redirects, safejson
+
 from .. import tokens
-from .._internal import redirects, safejson
 from ..conf import m2m_settings
 
 logger = logging.getLogger(__name__)

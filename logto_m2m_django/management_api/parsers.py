@@ -14,10 +14,10 @@ from http import HTTPStatus
 from typing import IO, Any
 
 from django.conf import settings
+from logto_m2m_client._internal import safejson
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from .._internal import safejson
 from .errors import ApiError
 
 #: Deepest nesting a Management API body may have (real ones have 2 or 3 levels).

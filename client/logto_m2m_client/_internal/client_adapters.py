@@ -1,8 +1,8 @@
-"""``RequestsAuth`` and ``HTTPXAuth``: a :class:`~logto_m2m_django.client.TokenSource` in requests and httpx.
+"""``RequestsAuth`` and ``HTTPXAuth``: a :class:`~logto_m2m_client.TokenSource` in requests and httpx.
 
-Import them from :mod:`logto_m2m_django.client`. Each adds ``Authorization: Bearer <token>`` and, on a
-401 from the origin the request was addressed to (never from a host a redirect led to), drops the
-cached token and sends the request once more with a new one.
+Import them from :mod:`logto_m2m_client` (or :mod:`logto_m2m_django.client`). Each adds
+``Authorization: Bearer <token>`` and, on a 401 from the origin the request was addressed to (never from a
+host a redirect led to), drops the cached token and sends the request once more with a new one.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from . import redirects
 
 try:
     from requests.auth import AuthBase as _RequestsAuthBase
-except ImportError:  # pragma: no cover - the [client-requests] extra is not installed
+except ImportError:  # pragma: no cover - the [requests] extra is not installed
     _RequestsAuthBase = object  # type: ignore[misc,assignment]
 
 try:
     import httpx as _httpx
-except ImportError:  # pragma: no cover - the [client-httpx] extra is not installed
+except ImportError:  # pragma: no cover - the [httpx] extra is not installed
     _httpx = None  # type: ignore[assignment]
 
 
@@ -29,7 +29,7 @@ def _bearer(value: str) -> str:
 
 
 class RequestsAuth(_RequestsAuthBase):
-    """``requests`` authentication with a :class:`TokenSource` (extra ``[client-requests]``).
+    """``requests`` authentication with a :class:`TokenSource` (extra ``[requests]``).
 
     ``session.auth = RequestsAuth(source)``. On a 401 from the API the cached
     token is dropped and the request is sent once more with a new token.
@@ -37,7 +37,7 @@ class RequestsAuth(_RequestsAuthBase):
 
     def __init__(self, source: Any) -> None:
         if _RequestsAuthBase is object:  # pragma: no cover
-            raise ImportError("RequestsAuth needs requests: pip install 'logto-m2m-django[client-requests]'.")
+            raise ImportError("RequestsAuth needs requests: pip install 'logto-m2m-client[requests]'.")
         self.source = source
 
     def __call__(self, request: Any) -> Any:
@@ -82,7 +82,7 @@ def _renew(request: Any, response: Any) -> bool:
 
 
 class HTTPXAuth(_HTTPXAuthBase):  # type: ignore[misc]
-    """``httpx`` authentication with a :class:`TokenSource` (extra ``[client-httpx]``).
+    """``httpx`` authentication with a :class:`TokenSource` (extra ``[httpx]``).
 
     ``httpx.Client(auth=HTTPXAuth(source))`` or ``httpx.AsyncClient(...)``; in
     async clients a token request runs in a worker thread. On a 401 from the
@@ -91,7 +91,7 @@ class HTTPXAuth(_HTTPXAuthBase):  # type: ignore[misc]
 
     def __init__(self, source: Any) -> None:
         if _httpx is None:  # pragma: no cover
-            raise ImportError("HTTPXAuth needs httpx: pip install 'logto-m2m-django[client-httpx]'.")
+            raise ImportError("HTTPXAuth needs httpx: pip install 'logto-m2m-client[httpx]'.")
         self.source = source
 
     def sync_auth_flow(self, request: Any) -> Generator[Any, Any, None]:
