@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import M2MApplication, Outcome, TokenActivity
 from ._common import USE_TOKEN_INSPECTOR, admin_change_url, template
+from .dashboard import URL_NAME as DASHBOARD_URL_NAME
+from .dashboard import dashboard_view
 from .inspector import inspector_view
 
 
@@ -123,8 +125,14 @@ class TokenActivityAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.token_inspector_view),
                 name=f"{self.opts.app_label}_token_inspector",
             ),
+            path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name=DASHBOARD_URL_NAME),
             *super().get_urls(),
         ]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return dashboard_view(self, request)
 
     def token_inspector_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(USE_TOKEN_INSPECTOR):  # type: ignore[union-attr]
