@@ -70,6 +70,10 @@ class UserAgentFilter(_RecentValueFilter):
     parameter_name = field = "user_agent"
 
 
+#: Characters of a user agent shown in the list (the list stays readable at 1280 px).
+SHORT_TEXT = 60
+
+
 class TokenActivityAdmin(admin.ModelAdmin):
     change_list_template = template("tokenactivity_change_list.html")
     list_display = (
@@ -112,6 +116,14 @@ class TokenActivityAdmin(admin.ModelAdmin):
             for s in obj.not_granted_scopes
         ]
         return format_html_join("", "{}", ((c,) for c in granted + refused)) if granted or refused else "—"
+
+    @admin.display(description=_("user agent"), ordering="user_agent")
+    def user_agent(self, obj: TokenActivity) -> SafeString | str:
+        """Caller-supplied, up to 256 characters: the first :data:`SHORT_TEXT` shown, all of it on hover."""
+        text = obj.user_agent
+        if len(text) <= SHORT_TEXT:
+            return text or "—"
+        return format_html("<span title='{}'>{}…</span>", text, text[:SHORT_TEXT])
 
     @admin.display(description=_("outcome"), ordering="outcome")
     def outcome_column(self, obj: TokenActivity) -> SafeString:
