@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import M2MApplication, Outcome, TokenActivity
 from ._common import USE_TOKEN_INSPECTOR, admin_change_url, template
+from .dashboard import URL_NAME as DASHBOARD_URL_NAME
+from .dashboard import dashboard_view
 from .inspector import inspector_view
 
 
@@ -68,6 +70,10 @@ class UserAgentFilter(_RecentValueFilter):
     parameter_name = field = "user_agent"
 
 
+#: Characters of a user agent shown in the list (the list stays readable at 1280 px).
+SHORT_TEXT = 60
+
+
 class TokenActivityAdmin(admin.ModelAdmin):
     change_list_template = template("tokenactivity_change_list.html")
     list_display = (
@@ -111,6 +117,14 @@ class TokenActivityAdmin(admin.ModelAdmin):
         ]
         return format_html_join("", "{}", ((c,) for c in granted + refused)) if granted or refused else "—"
 
+    @admin.display(description=_("user agent"), ordering="user_agent")
+    def user_agent(self, obj: TokenActivity) -> SafeString | str:
+        """Caller-supplied, up to 256 characters: the first :data:`SHORT_TEXT` shown, all of it on hover."""
+        text = obj.user_agent
+        if len(text) <= SHORT_TEXT:
+            return text or "—"
+        return format_html("<span title='{}'>{}…</span>", text, text[:SHORT_TEXT])
+
     @admin.display(description=_("outcome"), ordering="outcome")
     def outcome_column(self, obj: TokenActivity) -> SafeString:
         css = "m2m-ok" if obj.outcome == Outcome.SUCCESS else "m2m-fail"
@@ -123,8 +137,14 @@ class TokenActivityAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.token_inspector_view),
                 name=f"{self.opts.app_label}_token_inspector",
             ),
+            path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name=DASHBOARD_URL_NAME),
             *super().get_urls(),
         ]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return dashboard_view(self, request)
 
     def token_inspector_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(USE_TOKEN_INSPECTOR):  # type: ignore[union-attr]

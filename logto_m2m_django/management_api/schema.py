@@ -22,6 +22,7 @@ from ..conf import m2m_settings
 from . import serializers as s
 from .builtin import BUILTIN_SCOPES, MANAGEMENT_SCOPE
 from .organization_schema import document_views as document_organization_views
+from .tags import TOKEN_TAG, TaggedAutoSchema, declared_tags
 
 SECURITY_SCHEME = "clientCredentials"
 
@@ -188,9 +189,9 @@ _ERRORS = {status: ErrorOut for status in (400, 401, 403, 404, 422)}
 
 def _doc(method: Any, *, request: Any = None, response: Any = None, status: int = 200, **kwargs: Any) -> None:
     responses = {**_ERRORS, status: response if response is not None else _EMPTY}
-    # extend_schema builds on the function's own schema class: drf-spectacular's, whatever
-    # REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] says.
-    method.schema = AutoSchema
+    # extend_schema builds on the function's own schema class: drf-spectacular's (with the tags by
+    # path of .tags), whatever REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] says.
+    method.schema = TaggedAutoSchema
     extend_schema(request=request, responses=responses, **kwargs)(method)
 
 
@@ -320,7 +321,7 @@ class TokenViewSchema(OpenApiViewExtension):
             request={"application/x-www-form-urlencoded": TokenRequest},
             responses={200: TokenResponse, 400: OAuthError, 401: OAuthError, 429: OAuthError},
             auth=[],
-            tags=["oidc"],
+            tags=[TOKEN_TAG[0]],
         )
         class Documented(self.target):  # type: ignore[name-defined, misc]
             schema = AutoSchema()
@@ -362,6 +363,7 @@ class SchemaView(SpectacularJSONAPIView):
                 f"{m2m_settings.MANAGEMENT_API_INDICATOR}, or the scope each operation lists."
             ),
             "VERSION": "1",
+            "TAGS": declared_tags(),
             "SCHEMA_PATH_PREFIX": "",
             "COMPONENT_SPLIT_REQUEST": True,
             "ENUM_NAME_OVERRIDES": {

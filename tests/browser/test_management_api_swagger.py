@@ -65,7 +65,18 @@ def test_authorize_with_app_credentials_and_try_an_endpoint(page: sync_api.Page,
     dialog.locator("button.modal-btn", has_text="Logout").first.wait_for()  # authorized
     dialog.locator("button.btn-done").first.click()
 
-    operation = page.locator("#operations-api-api_resources_list")
+    # One section per topic, in the document's order (Swagger UI's tag sections).
+    sections = page.locator(".swagger-ui h3.opblock-tag").evaluate_all("hs => hs.map(h => h.dataset.tag)")
+    assert sections[:4] == [
+        "Applications",
+        "API resources",
+        "Roles",
+        "Organizations",
+    ]
+    # Swagger UI's element IDs are "operations-<tag>-<operationId>".
+    operation = page.locator(".opblock-tag-section", has=page.locator("h3[data-tag='API resources']")).locator(
+        "[id$='-api_resources_list']"
+    )
     operation.locator(".opblock-summary").click()
     operation.locator("button.try-out__btn").click()
     with page.expect_response(lambda r: "/api/resources" in r.url) as api_response:
