@@ -162,10 +162,10 @@ class KeyWriter:
             row = SigningKey.objects.select_for_update().filter(kid=kid).first()
             if row is None:
                 raise KeyNotFoundError("No such key.")
+            if SigningKey.objects.count() <= 1:  # Logto checks this first (oidc.key_required)
+                raise LastKeyError("The last key can't be deleted: it is the Current key, which signs new tokens.")
             if row.status == KeyStatus.CURRENT:
                 raise KeyInUseError("The Current key can't be deleted; rotate first.")
-            if SigningKey.objects.count() <= 1:
-                raise LastKeyError("The last key can't be deleted.")
             row.delete()
             announce_key_change()
         transaction.on_commit(self.invalidate)
