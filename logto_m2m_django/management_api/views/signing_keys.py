@@ -83,7 +83,6 @@ class PrivateKeyListView(ManagementView):
     required_scopes_by_method = route_scopes(read=READ_SIGNING_KEYS, write=WRITE_SIGNING_KEYS)
 
     def get(self, request: Request) -> Response:
-        key_store.signing_material()  # the first key, created on first need as the token endpoint would
         return keys_response()
 
 
