@@ -163,7 +163,9 @@ class KeyWriter:
             if row is None:
                 raise KeyNotFoundError("No such key.")
             if SigningKey.objects.count() <= 1:  # Logto checks this first (oidc.key_required)
-                raise LastKeyError("The last key can't be deleted: it is the Current key, which signs new tokens.")
+                if row.status == KeyStatus.CURRENT:
+                    raise LastKeyError("The Current key can't be deleted; rotate first (it is also the last key).")
+                raise LastKeyError("The last key can't be deleted.")
             if row.status == KeyStatus.CURRENT:
                 raise KeyInUseError("The Current key can't be deleted; rotate first.")
             row.delete()
