@@ -99,6 +99,10 @@ def test_list_in_logtos_shape_current_first_then_next_then_previous(api: APIClie
         # No private key material, encrypted or not.
         assert rows[item["id"]].private_key_encrypted not in response.content.decode()
     assert '"d"' not in response.content.decode()
+    key_store.delete(staged)
+    key_store.rotate(staged=True)  # no date: waits for a manual promotion
+    manual = api.get(KEYS).json()[1]
+    assert manual["status"] == "Next" and "effectiveAt" not in manual
 
 
 # -- POST rotate ----------------------------------------------------------------------------------------------

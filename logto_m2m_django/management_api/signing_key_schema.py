@@ -18,9 +18,9 @@ SigningKeyOut = inline_serializer(
         "algorithm": serializers.ChoiceField(choices=list(SUPPORTED_ALGORITHMS), help_text="The JWS alg"),
         "status": serializers.ChoiceField(choices=["Current", "Next", "Previous"]),
         "effectiveAt": serializers.IntegerField(
-            allow_null=True,
+            required=False,
             help_text="Epoch milliseconds: when the key signs (a staged Next key) or started signing; "
-            "null for a Next key waiting for a manual promotion",
+            "absent for a Next key waiting for a manual promotion",
         ),
     },
 )

@@ -35,18 +35,20 @@ _STATUS: dict[str, str] = {KeyStatus.CURRENT: "Current", KeyStatus.NEXT: "Next",
 def key_json(row: SigningKey) -> dict[str, Any]:
     """Logto's ``OidcConfigKeysResponse`` (``id``, ``createdAt``, ``signingKeyAlgorithm`` = the key type),
     plus ``algorithm`` (the JWS ``alg``), ``status`` and ``effectiveAt`` (epoch ms; when the key signs
-    or signed from; null for a Next key that waits for a manual promotion)."""
+    or signed from; absent for a Next key that waits for a manual promotion)."""
     effective = row.effective_at
     if effective is None and row.status != KeyStatus.NEXT:
         effective = row.created_at
-    return {
+    item: dict[str, Any] = {
         "id": row.kid,
         "createdAt": epoch_ms(row.created_at),
         "signingKeyAlgorithm": str(row.public_jwk.get("kty", "")),
         "algorithm": row.algorithm,
         "status": _STATUS.get(row.status, row.status),
-        "effectiveAt": epoch_ms(effective),
     }
+    if effective is not None:  # Logto omits it rather than sending null
+        item["effectiveAt"] = epoch_ms(effective)
+    return item
 
 
 def keys_response() -> Response:
