@@ -271,3 +271,65 @@ def check_slow_secret_hashes(app_configs: Any = None, databases: Any = None, **k
             id="logto_m2m.W033",
         )
     ]
+
+
+@register()
+def check_rotation_grace_period(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """The default grace period must be usable, and long enough for remote validators to learn the key."""
+    from .key_rotation import MAX_GRACE_PERIOD, short_grace_period
+
+    raw = m2m_settings.get("KEY_ROTATION_GRACE_PERIOD")
+    try:
+        seconds = float(raw or 0)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if isinstance(raw, bool) or not 0 <= seconds <= MAX_GRACE_PERIOD:
+        return [
+            Error(
+                f'LOGTO_M2M["KEY_ROTATION_GRACE_PERIOD"] = {raw!r} is not a number of seconds between 0 and '
+                f"{MAX_GRACE_PERIOD} (30 days).",
+                id="logto_m2m.E060",
+            )
+        ]
+    problem = short_grace_period(seconds)
+    if problem:
+        return [
+            Warning(
+                f'LOGTO_M2M["KEY_ROTATION_GRACE_PERIOD"] = {seconds:g}: {problem}',
+                hint="Use at least JWKS_CACHE_SECONDS and the JWKS max-age (300 s), e.g. 3600; or 0 to rotate at "
+                "once and rely on the unknown-kid refresh of remote validators.",
+                id="logto_m2m.W060",
+            )
+        ]
+    return []
+
+
+@register(Tags.database)
+def check_staged_key_grace_period(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Any]:
+    """A staged Next key due sooner after its publication than remote validators keep the JWKS."""
+    from django.db import DatabaseError, router
+
+    from .key_rotation import short_grace_period
+    from .models import KeyStatus, SigningKey
+
+    warnings: list[Any] = []
+    for alias in databases or ():  # only with ``check --database <alias>``, like Django's own
+        if not router.allow_migrate_model(alias, SigningKey):
+            continue
+        try:
+            staged = list(SigningKey.objects.using(alias).filter(status=KeyStatus.NEXT, effective_at__isnull=False))
+        except DatabaseError:
+            continue  # not migrated yet
+        for key in staged:
+            assert key.effective_at is not None
+            problem = short_grace_period((key.effective_at - key.created_at).total_seconds())
+            if problem:
+                warnings.append(
+                    Warning(
+                        f"The staged signing key {key.kid} signs from {key.effective_at:%Y-%m-%d %H:%M:%S} UTC. "
+                        f"{problem}",
+                        hint="Delete it and stage a key with a longer grace period, or accept the refusals.",
+                        id="logto_m2m.W061",
+                    )
+                )
+    return warnings

@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     # validation, JWKS): one THROTTLE_CACHE read, or one indexed DB read without a shared cache, per
     # interval per process (logto_m2m_django.changes). 0 turns it off (changes arrive after KEY_CACHE_SECONDS).
     "KEY_CHANGE_CHECK_SECONDS": 5,
+    # Default grace period of a key rotation, in seconds (`m2m rotate-keys`, the admin, the Management API):
+    # the new key is published at once as Next and signs from then on. 0 = immediate rotation.
+    "KEY_ROTATION_GRACE_PERIOD": 0,
     # Minimum seconds between two key-set reloads triggered by an unknown ``kid``.
     "UNKNOWN_KID_REFRESH_COOLDOWN": 10,
     # Where verification keys come from: "local" (this project's key store), "remote" (the issuer's
@@ -179,6 +182,10 @@ class M2MSettings:
     @property
     def KEY_CHANGE_CHECK_SECONDS(self) -> float:  # noqa: N802
         return float(self._values()["KEY_CHANGE_CHECK_SECONDS"])
+
+    @property
+    def KEY_ROTATION_GRACE_PERIOD(self) -> float:  # noqa: N802
+        return float(self._values()["KEY_ROTATION_GRACE_PERIOD"] or 0)
 
     @property
     def UNKNOWN_KID_REFRESH_COOLDOWN(self) -> float:  # noqa: N802

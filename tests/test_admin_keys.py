@@ -95,3 +95,34 @@ def test_no_add_or_change_form(admin_client, current_key):
     assert admin_client.get(f"{CHANGELIST}add/").status_code == HTTPStatus.FORBIDDEN
     page = admin_client.get(f"{CHANGELIST}{current_key.pk}/change/").content.decode()
     assert 'name="_save"' not in page
+
+
+def test_rotation_with_a_grace_period_stages_a_dated_key_that_signs_by_itself(admin_client, current_key, monkeypatch):
+    from logto_m2m_django import keys
+
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(keys, "clock", lambda: now[0])
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert 'name="grace_period"' in page and 'value="1h"' in page  # the default offered
+
+    response = admin_client.post(ROTATE, {"mode": "grace", "grace_period": "4h", "algorithm": "ES256"}, follow=True)
+
+    staged = SigningKey.objects.get(status=KeyStatus.NEXT)
+    assert staged.algorithm == "ES256" and staged.effective_at.timestamp() == now[0] + 4 * 3600
+    assert "signs new tokens from" in response.content.decode()
+    assert key_store.signing_material().kid == current_key.kid
+    now[0] += 4 * 3600
+    assert key_store.signing_material().kid == staged.kid
+    assert statuses() == {current_key.kid: KeyStatus.PREVIOUS, staged.kid: KeyStatus.CURRENT}
+
+
+def test_rotation_with_a_short_grace_period_warns(admin_client, current_key):
+    response = admin_client.post(ROTATE, {"mode": "grace", "grace_period": "30s"}, follow=True)
+    assert "shorter than the 300 s a remote validator may keep the JWKS" in response.content.decode()
+    assert SigningKey.objects.filter(status=KeyStatus.NEXT).exists()
+
+
+def test_rotation_with_a_bad_grace_period_is_a_message(admin_client, current_key):
+    response = admin_client.post(ROTATE, {"mode": "grace", "grace_period": "soon"}, follow=True)
+    assert "Invalid duration" in response.content.decode()
+    assert statuses() == {current_key.kid: KeyStatus.CURRENT}

@@ -139,3 +139,43 @@ def test_errors_are_errors():
         messages = checks.check_issuer() + checks.check_algorithms() + checks.check_secret_hasher()
     assert ids(messages) == ["logto_m2m.E001", "logto_m2m.E004", "logto_m2m.E007"]
     assert all(m.level == django_checks.ERROR for m in messages)
+
+
+# -- key rotation grace period ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"KEY_ROTATION_GRACE_PERIOD": 0}, []),
+        ({"KEY_ROTATION_GRACE_PERIOD": 3600}, []),
+        ({"KEY_ROTATION_GRACE_PERIOD": 300}, []),
+        ({"KEY_ROTATION_GRACE_PERIOD": 60}, ["logto_m2m.W060"]),
+        ({"KEY_ROTATION_GRACE_PERIOD": 600, "JWKS_CACHE_SECONDS": 900}, ["logto_m2m.W060"]),
+        ({"KEY_ROTATION_GRACE_PERIOD": -1}, ["logto_m2m.E060"]),
+        ({"KEY_ROTATION_GRACE_PERIOD": "4h"}, ["logto_m2m.E060"]),
+        ({"KEY_ROTATION_GRACE_PERIOD": True}, ["logto_m2m.E060"]),
+        ({"KEY_ROTATION_GRACE_PERIOD": 10**9}, ["logto_m2m.E060"]),
+    ],
+)
+def test_the_rotation_grace_period_is_checked(values, expected):
+    with m2m(**values):
+        assert ids(checks.check_rotation_grace_period()) == expected
+        assert [i for i in all_m2m_ids() if i.endswith("060")] == expected
+
+
+@pytest.mark.django_db
+def test_w061_a_staged_key_due_sooner_than_the_jwks_cache_lifetime():
+    from logto_m2m_django.keys import key_store
+    from logto_m2m_django.models import KeyStatus, SigningKey
+
+    key_store.signing_material()
+    assert checks.check_staged_key_grace_period(databases=["default"]) == []
+    key_store.rotate(grace_period=60)
+    [warning] = checks.check_staged_key_grace_period(databases=["default"])
+    assert warning.id == "logto_m2m.W061"
+    assert SigningKey.objects.get(status=KeyStatus.NEXT).kid in warning.msg
+    assert checks.check_staged_key_grace_period() == []  # only with `check --database`
+    key_store.delete(SigningKey.objects.get(status=KeyStatus.NEXT).kid)
+    key_store.rotate(grace_period=3600)
+    assert checks.check_staged_key_grace_period(databases=["default"]) == []

@@ -57,7 +57,12 @@ class Deployment:
 
 @contextmanager
 def deployment(
-    workdir: Path, *, database_url: str, redis_url: str | None, workers: int = WORKERS
+    workdir: Path,
+    *,
+    database_url: str,
+    redis_url: str | None,
+    workers: int = WORKERS,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Deployment]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LOGTO_M2M_", "REDIS_URL"))}
@@ -76,6 +81,7 @@ def deployment(
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
+    env.update(extra_env or {})
     manage(env, "migrate", "--noinput", "-v0")
     demo = json.loads(manage(env, "m2m", "demo", "--json").strip().splitlines()[-1])
     with serve(env, port, workdir, workers) as (base_url, _log):
@@ -89,12 +95,32 @@ def deployment(
     ]
 )
 def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    with _running(request.param, tmp_path) as app:
+        yield app
+
+
+@contextmanager
+def _running(shape: str, tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[Deployment]:
     with ExitStack() as stack:
-        if request.param == "locmem-sqlite":
+        if shape == "locmem-sqlite":
             database_url, redis_url = f"sqlite:///{tmp_path / 'keys.sqlite3'}", None
         else:
             database_url, redis_url = stack.enter_context(scratch_database(tmp_path, "keys")), os.environ["REDIS_URL"]
-        yield stack.enter_context(deployment(tmp_path, database_url=database_url, redis_url=redis_url))
+        yield stack.enter_context(
+            deployment(tmp_path, database_url=database_url, redis_url=redis_url, extra_env=extra_env)
+        )
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("locmem-sqlite"),
+        pytest.param("redis-postgres", marks=[pytest.mark.redis, pytest.mark.postgres]),
+    ]
+)
+def unthrottled(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    """As ``running``, without token endpoint rate limits: the test below asks for tokens non-stop."""
+    with _running(request.param, tmp_path, {"LOGTO_M2M_THROTTLE_RATES": "null"}) as app:
+        yield app
 
 
 # -- what a request shows ------------------------------------------------------------------------------------
@@ -280,3 +306,84 @@ def test_a_dead_or_hung_redis_leaves_tokens_and_protected_views_answering(failur
         periods = int(elapsed // RETRY_SECONDS) + 2
         connections = after - before
         assert connections <= workers * 2 * periods, (connections, elapsed)
+
+
+# -- a grace-period rotation finishes itself in every worker (issue 14 §3) -------------------------------------
+
+#: Longer than the propagation deadline, so that every worker can be seen publishing the Next key before it signs.
+GRACE_SECONDS = int(PROPAGATION_DEADLINE) + 2
+
+
+def iat_of(token: str) -> int:
+    body = token.split(".")[1]
+    return int(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["iat"])
+
+
+def test_a_grace_period_rotation_finishes_itself_in_every_worker(unthrottled: Deployment) -> None:
+    from datetime import datetime, timezone
+
+    app = unthrottled
+    old_kid = kid_of(new_token(app))
+
+    def signs_with(kid: str) -> Callable[[], tuple[int, bool]]:
+        def probe() -> tuple[int, bool]:
+            response = token_response(app)
+            return pid(response), response.status_code == 200 and kid_of(response.json()["access_token"]) == kid
+
+        return probe
+
+    warm = observe_until(
+        {"old": signs_with(old_kid)}, lambda seen: len(seen["old"]) >= WORKERS, time.monotonic() + READY_DEADLINE
+    )
+    workers = warm["old"]
+    assert len(workers) == WORKERS, f"only workers {workers} answered"
+
+    # The one and only command: stage the new key with a short grace period.
+    output = app.manage("m2m", "rotate-keys", "--grace-period", f"{GRACE_SECONDS}s")
+    new_kid = next(line.split()[2] for line in output.splitlines() if line.startswith("Next key:"))
+    stamp = output.split("signs new tokens from ", 1)[1].split(" UTC", 1)[0]
+    # Printed to the second: the key is due within [effective_floor, effective_floor + 1).
+    effective_floor = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+
+    samples: list[tuple[float, int, str, int]] = []  # (received at, worker, kid, iat)
+    lock = threading.Lock()
+
+    def sample() -> tuple[int, bool]:
+        response = token_response(app)
+        received = time.time()
+        assert response.status_code == 200, response.text
+        token = response.json()["access_token"]
+        with lock:
+            samples.append((received, pid(response), kid_of(token), iat_of(token)))
+        return pid(response), kid_of(token) == new_kid
+
+    def publishes_the_next_key() -> tuple[int, bool]:
+        response = requests.get(app.url("/oidc/jwks"), headers=CLOSE, timeout=TIMEOUT)
+        return pid(response), {old_kid, new_kid} <= {key["kid"] for key in response.json()["keys"]}
+
+    # Before the date: every worker publishes the Next key, and tokens are still signed by the old one.
+    published = observe_until(
+        {"publishes": publishes_the_next_key, "signs": sample},
+        lambda seen: workers <= seen["publishes"],
+        min(time.monotonic() + PROPAGATION_DEADLINE, time.monotonic() + effective_floor - time.time()),
+    )
+    assert workers <= published["publishes"], f"Next key not in every worker's JWKS: {published['publishes']}"
+    assert time.time() < effective_floor, "the test machine is too slow for this grace period"
+
+    # After the date, with no command: every worker signs with the new key.
+    while time.time() < effective_floor:
+        sample()
+    switched = observe_until(
+        {"signs": sample},
+        lambda seen: workers <= seen["signs"],
+        time.monotonic() + (effective_floor + 1 - time.time()) + PROPAGATION_DEADLINE,
+    )
+    assert workers <= switched["signs"], f"workers not signing with the new key: {workers - switched['signs']}"
+
+    early = [s for s in samples if s[2] == new_kid and s[3] < effective_floor]
+    assert not early, f"the new key signed before its effectiveAt: {early}"
+    before = [s for s in samples if s[0] < effective_floor]
+    assert before and all(s[2] == old_kid for s in before)
+    statuses = app.manage("m2m", "keys")  # the promotion was saved: read it (after the fact) with the CLI
+    assert any(line.startswith("Current") and new_kid in line for line in statuses.splitlines()), statuses
+    assert any(line.startswith("Previous") and old_kid in line for line in statuses.splitlines()), statuses

@@ -339,8 +339,11 @@ def test_private_key_is_parsed_once(monkeypatch):
     key_store.signing_material()
     key_store.invalidate()
     calls = []
-    real = keys.serialization.load_pem_private_key
-    monkeypatch.setattr(keys.serialization, "load_pem_private_key", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    from logto_m2m_django._internal import keycrypto
+
+    real = keycrypto.serialization.load_pem_private_key
+    counting = lambda *a, **kw: calls.append(1) or real(*a, **kw)  # noqa: E731
+    monkeypatch.setattr(keycrypto.serialization, "load_pem_private_key", counting)
     for _ in range(5):
         key_store.signing_material()
     assert len(calls) == 1

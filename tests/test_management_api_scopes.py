@@ -16,10 +16,19 @@ from django.core.management import call_command
 from django.urls import URLPattern, resolve
 from rest_framework.test import APIClient
 
+from logto_m2m_django.keys import key_store
 from logto_m2m_django.management_api.builtin import ensure_management_role
 from logto_m2m_django.management_api.services import create_m2m_application
 from logto_m2m_django.management_api.urls import api_urlpatterns
-from logto_m2m_django.models import ApplicationSecret, M2MApplication, Resource, Role, Scope, TokenActivity
+from logto_m2m_django.models import (
+    ApplicationSecret,
+    M2MApplication,
+    Resource,
+    Role,
+    Scope,
+    SigningKey,
+    TokenActivity,
+)
 from logto_m2m_django.provisioning import add_secret, create_application
 
 MGMT = "https://default.logto.app/api"
@@ -67,6 +76,7 @@ class World:
     role: Role  # holds `scope`, assigned to `app`
     free_role: Role  # holds nothing, assigned to nobody
     log: TokenActivity
+    previous_key: str  # the kid of a Previous signing key
 
 
 @pytest.fixture
@@ -81,7 +91,9 @@ def world(db: Any) -> World:
     add_secret(app, "s1", None)
     legacy_app, _ = create_application("Legacy")
     log = TokenActivity.objects.create(client_id=app.client_id, application=app, outcome="success", status_code=200)
-    return World(app, legacy_app, resource, scope, role, free_role, log)
+    previous_key = key_store.signing_material().kid
+    key_store.rotate()
+    return World(app, legacy_app, resource, scope, role, free_role, log, previous_key)
 
 
 # (method, path, the route's own scope, body, success status); paths are formatted with the World.
@@ -124,6 +136,9 @@ ROUTES: list[tuple[str, str, str, Any, int]] = [
     ("DELETE", "/api/roles/{role}/applications/{app}", "write:role-assignments", None, 204),
     ("GET", "/api/logs", "read:logs", None, 200),
     ("GET", "/api/logs/{log}", "read:logs", None, 200),
+    ("GET", "/api/configs/oidc/private-keys", "read:signing-keys", None, 200),
+    ("POST", "/api/configs/oidc/private-keys/rotate", "write:signing-keys", {}, 200),
+    ("DELETE", "/api/configs/oidc/private-keys/{previous_key}", "write:signing-keys", None, 204),
 ]
 
 #: For each scope, a near miss: the other half of the pair, or a neighbour.
@@ -137,6 +152,8 @@ ANOTHER = {
     "write:roles": "write:role-assignments",
     "write:role-assignments": "write:roles",
     "read:logs": "read:applications",
+    "read:signing-keys": "write:signing-keys",
+    "write:signing-keys": "read:signing-keys",
 }
 
 
@@ -149,6 +166,7 @@ def _ids(world: World) -> dict[str, str]:
         "role": world.role.id,
         "free_role": world.free_role.id,
         "log": str(world.log.pk),
+        "previous_key": world.previous_key,
     }
 
 
@@ -208,8 +226,9 @@ def test_no_token_is_401(world: World, route: tuple[str, str, str, Any, int]) ->
     assert response.json()["code"] == "auth.authorization_header_missing"
 
 
-def _snapshot() -> tuple[int, ...]:
+def _snapshot() -> tuple[Any, ...]:
     return (
+        sorted(SigningKey.objects.values_list("kid", "status")),
         M2MApplication.objects.count(),
         ApplicationSecret.objects.count(),
         Resource.objects.count(),
@@ -228,7 +247,7 @@ def test_every_route_and_method_is_in_the_matrix() -> None:
         view = pattern.callback.view_class  # type: ignore[attr-defined]
         assert view.required_scopes_by_method, f"{view.__name__} declares no scopes"
         served |= {(m.upper(), view.__name__) for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m)}
-    dummy = dict.fromkeys(("app", "legacy_app", "resource", "scope", "role", "free_role", "log"), "x")
+    dummy = dict.fromkeys(("app", "legacy_app", "resource", "scope", "role", "free_role", "log", "previous_key"), "x")
     tested = {(method, resolve(path.format(**dummy)).func.view_class.__name__) for method, path, *_ in ROUTES}
     assert served == tested
 

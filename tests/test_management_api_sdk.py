@@ -87,7 +87,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             try:
                 requests.get(f"{base}/oidc/jwks", timeout=2)
                 break
-            except requests.ConnectionError as exc:
+            except (requests.ConnectionError, requests.Timeout) as exc:  # a loaded machine starts slowly
                 if process.poll() is not None or time.monotonic() > deadline:
                     stderr = process.stderr.read() if process.stderr else ""
                     raise RuntimeError(f"gunicorn did not start: {stderr}") from exc
@@ -156,6 +156,19 @@ def test_logto_sdk_manages_resources_roles_and_apps(node_modules: Path, server: 
     assert log["payload"]["result"] == "Success" and log["payload"]["scope"] == "all"
     assert log["payload"]["userAgent"]  # whatever Node's fetch sends, recorded
     assert out["getLog"]["data"] == log
+
+    # Signing keys: listed, rotated at once (RSA), staged with a grace period (EC), the staged one deleted.
+    [first] = out["listKeys"]["data"]
+    assert first["status"] == "Current" and first["signingKeyAlgorithm"] == "EC"
+    rotated = out["rotateKeys"]["data"]
+    assert [(k["status"], k["signingKeyAlgorithm"]) for k in rotated] == [("Current", "RSA"), ("Previous", "EC")]
+    assert rotated[1]["id"] == first["id"]
+    staged = out["stageKey"]["data"]
+    assert [k["status"] for k in staged] == ["Current", "Next", "Previous"]
+    assert staged[1]["signingKeyAlgorithm"] == "EC"
+    assert staged[1]["effectiveAt"] - staged[1]["createdAt"] in range(3_599_000, 3_601_000)
+    assert out["deleteKey"]["status"] == HTTPStatus.NO_CONTENT
+    assert [k["id"] for k in out["listKeysAfter"]["data"]] == [rotated[0]["id"], first["id"]]
 
     # The app created through the SDK authenticates with the secret it was shown once; the script's last
     # call removed its role, so the token carries no scope.

@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import SUPPORTED_ALGORITHMS, m2m_settings
+from ..key_rotation import parse_duration, rotate_signing_key, short_grace_period
 from ..keys import KeyStoreError, key_store
 from ..models import KeyStatus, SigningKey
 from ._common import has_codename, template
@@ -24,8 +25,8 @@ from .key_deletion import delete_selected_keys, refuse_delete_view
 class SigningKeyAdmin(admin.ModelAdmin):
     change_list_template = template("signingkey_change_list.html")
     change_form_template = template("change_form.html")
-    list_display = ("kid_column", "algorithm", "status", "created_at")
-    fields = ("kid", "algorithm", "status", "created_at", "public_key")
+    list_display = ("kid_column", "algorithm", "status", "created_at", "effective_at")
+    fields = ("kid", "algorithm", "status", "created_at", "effective_at", "public_key")
     readonly_fields = fields
     actions = ("delete_selected",)
 
@@ -78,6 +79,7 @@ class SigningKeyAdmin(admin.ModelAdmin):
             "algorithms": SUPPORTED_ALGORITHMS,
             "default_algorithm": m2m_settings.SIGNING_ALGORITHM,
             "has_next_key": SigningKey.objects.filter(status=KeyStatus.NEXT).exists(),
+            "default_grace_period": _duration_text(m2m_settings.KEY_ROTATION_GRACE_PERIOD or 3600),
             "rotate_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_rotate"),
             **(extra_context or {}),
         }
@@ -95,25 +97,43 @@ class SigningKeyAdmin(admin.ModelAdmin):
         ]
 
     def rotate_view(self, request: HttpRequest) -> HttpResponse:
-        """Same behaviour as ``manage.py m2m rotate-keys [--algorithm ALG] [--staged]``."""
+        """Same service as ``manage.py m2m rotate-keys [--algorithm ALG] [--staged | --grace-period D]``."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_rotate_permission(request):
             raise PermissionDenied
-        staged = request.POST.get("mode") == "staged"
+        mode = request.POST.get("mode")
         algorithm = request.POST.get("algorithm") or m2m_settings.SIGNING_ALGORITHM
         try:
-            row = key_store.rotate(algorithm, staged=staged)
+            grace = parse_duration(request.POST.get("grace_period", "")) if mode == "grace" else 0.0
+            row = rotate_signing_key(algorithm, grace_period=grace, staged=mode == "staged")
         except KeyStoreError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
             self.log_addition(request, row, [{"added": {}}])
-            if staged:
-                text = _("Key %(kid)s (%(alg)s) is staged as Next: published in the JWKS, not signing yet.")
-            else:
-                text = _(
-                    "Key %(kid)s (%(alg)s) signs new tokens now; "
-                    "the previous key keeps validating the tokens it signed."
-                )
-            self.message_user(request, text % {"kid": row.kid, "alg": row.algorithm}, messages.SUCCESS)
+            self.message_user(request, _rotation_message(row), messages.SUCCESS)
+            warning = short_grace_period(grace)
+            if warning:
+                self.message_user(request, warning, messages.WARNING)
         return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+
+
+def _rotation_message(row: SigningKey) -> str:
+    names = {"kid": row.kid, "alg": row.algorithm}
+    if row.status == KeyStatus.NEXT and row.effective_at is not None:
+        text = _(
+            "Key %(kid)s (%(alg)s) is staged as Next: published in the JWKS now, it signs new tokens from %(at)s "
+            "UTC by itself."
+        )
+        return str(text % {**names, "at": f"{row.effective_at:%Y-%m-%d %H:%M:%S}"})
+    if row.status == KeyStatus.NEXT:
+        return str(_("Key %(kid)s (%(alg)s) is staged as Next: published in the JWKS, not signing yet.") % names)
+    text = _("Key %(kid)s (%(alg)s) signs new tokens now; the previous key keeps validating the tokens it signed.")
+    return str(text % names)
+
+
+def _duration_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

@@ -22,6 +22,7 @@ from ..conf import m2m_settings
 from . import serializers as s
 from .builtin import BUILTIN_SCOPES, MANAGEMENT_SCOPE
 from .organization_schema import document_views as document_organization_views
+from .signing_key_schema import document_views as document_signing_key_views
 from .tags import TOKEN_TAG, TaggedAutoSchema, declared_tags
 
 SECURITY_SCHEME = "clientCredentials"
@@ -286,6 +287,7 @@ def _document_views() -> None:
 
 _document_views()
 document_organization_views(_doc, _PAGE, _app_fields, ScopeOut)
+document_signing_key_views(_doc)
 
 
 # -- the token endpoint ----------------------------------------------------------
@@ -358,8 +360,8 @@ class SchemaView(SpectacularJSONAPIView):
         return {
             "TITLE": "Management API (Logto-compatible subset)",
             "DESCRIPTION": (
-                "Applications (MachineToMachine), API resources, scopes, roles, organizations and token request "
-                "logs, with Logto's paths and JSON. Authorize with an app holding the `all` scope of "
+                "Applications (MachineToMachine), API resources, scopes, roles, organizations, token request "
+                "logs and signing keys, with Logto's paths and JSON. Authorize with an app holding the `all` scope of "
                 f"{m2m_settings.MANAGEMENT_API_INDICATOR}, or the scope each operation lists."
             ),
             "VERSION": "1",

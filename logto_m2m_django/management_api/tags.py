@@ -20,6 +20,7 @@ TAGS: tuple[tuple[str, str, str], ...] = (
     ("/api/organization-roles", "Organization roles", "Organization roles and their scopes"),
     ("/api/organization-scopes", "Organization scopes", "Organization scopes"),
     ("/api/logs", "Logs", "Token requests (ExchangeTokenBy.ClientCredentials)"),
+    ("/api/configs/oidc/private-keys", "Signing keys", "The signing keys: list, rotate (with a grace period), delete"),
 )
 #: The token endpoint's tag (its path follows the issuer, so it is named on the view).
 TOKEN_TAG = ("OIDC", "The token endpoint: client credentials (RFC 6749 §4.4) for an API resource (RFC 8707)")

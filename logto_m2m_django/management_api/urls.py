@@ -13,6 +13,7 @@ from .views import applications as apps
 from .views import logs, resources, roles
 from .views import organization_roles as org_roles
 from .views import organizations as orgs
+from .views import signing_keys as keys
 
 app_name = "logto_m2m_management"
 
@@ -64,6 +65,9 @@ api_urlpatterns = [
     ),
     path("logs", logs.LogListView.as_view(), name="logs"),
     path("logs/<str:log_id>", logs.LogDetailView.as_view(), name="log"),
+    path("configs/oidc/private-keys", keys.PrivateKeyListView.as_view(), name="private-keys"),
+    path("configs/oidc/private-keys/rotate", keys.PrivateKeyRotateView.as_view(), name="private-keys-rotate"),
+    path("configs/oidc/private-keys/<str:key_id>", keys.PrivateKeyDetailView.as_view(), name="private-key"),
 ]
 
 #: Organizations (Logto's routes/organization, organization-role, organization-scope).
@@ -136,7 +140,8 @@ urlpatterns = [
     # Any other path under the API's root or its collections: Logto's JSON 404, not the project's HTML page.
     # Paths outside them (e.g. a project's own /api/docs) stay the project's.
     re_path(
-        r"^(?:(?:applications|resources|roles|organizations|organization-roles|organization-scopes)(?:/[\s\S]*)?)?\Z",
+        r"^(?:(?:applications|resources|roles|organizations|organization-roles|organization-scopes|configs)"
+        r"(?:/[\s\S]*)?)?\Z",
         route_not_found,
         name="not-found",
     ),

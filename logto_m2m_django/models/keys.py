@@ -22,6 +22,14 @@ class SigningKey(models.Model):
     public_jwk = models.JSONField(_("public key (JWK)"))
     private_key_encrypted = models.TextField(_("private key (encrypted)"), editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    #: A Next key staged with a grace period signs from this time on (the key store promotes it);
+    #: None for a Next key promoted by hand. Kept after promotion: when the key started signing.
+    effective_at = models.DateTimeField(
+        _("effective at"),
+        null=True,
+        blank=True,
+        help_text=_("When a staged Next key becomes Current by itself (grace-period rotation)."),
+    )
 
     class Meta:
         verbose_name = _("signing key")

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from ..activity import record_token_request
 from ..conf import SUPPORTED_ALGORITHMS, m2m_settings
-from ..keys import KeyStoreError, key_store
+from ..keys import JWKS_MAX_AGE, KeyStoreError, key_store
 from . import throttling
 from .errors import NO_STORE, IssuerNotConfiguredError, error_body, error_response
 from .server import get_core
@@ -244,7 +244,7 @@ def jwks_view(request: HttpRequest) -> HttpResponse:
         logger.exception("JWKS unavailable: database unavailable")
         return JsonResponse({"error": "temporarily_unavailable"}, status=503)
     response = JsonResponse(jwks)
-    response["Cache-Control"] = "public, max-age=300"
+    response["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
     response["Access-Control-Allow-Origin"] = "*"
     return response
 

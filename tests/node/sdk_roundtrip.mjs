@@ -90,6 +90,28 @@ try {
     apiClient.GET('/api/logs', { params: { query: { applicationId: CLIENT_ID, page: 1, page_size: 5 } } }),
   );
   await call('getLog', apiClient.GET('/api/logs/{id}', { params: { path: { id: logs[0].id } } }));
+  const keyType = { keyType: 'private-keys' };
+  await call('listKeys', apiClient.GET('/api/configs/oidc/{keyType}', { params: { path: keyType } }));
+  await call(
+    'rotateKeys',
+    apiClient.POST('/api/configs/oidc/{keyType}/rotate', {
+      params: { path: keyType },
+      body: { signingKeyAlgorithm: 'RSA' },
+    }),
+  );
+  const staged = await call(
+    'stageKey',
+    apiClient.POST('/api/configs/oidc/{keyType}/rotate', {
+      params: { path: keyType },
+      body: { signingKeyAlgorithm: 'EC', rotationGracePeriod: 3600 },
+    }),
+  );
+  const next = staged.find((key) => key.status === 'Next');
+  await call(
+    'deleteKey',
+    apiClient.DELETE('/api/configs/oidc/{keyType}/{keyId}', { params: { path: { ...keyType, keyId: next.id } } }),
+  );
+  await call('listKeysAfter', apiClient.GET('/api/configs/oidc/{keyType}', { params: { path: keyType } }));
   out.ok = true;
 } catch (err) {
   out.ok = false;

@@ -11,8 +11,9 @@ from django.db import transaction
 
 from ...activity import PRUNE_BATCH_SIZE, prune
 from ...conf import SUPPORTED_ALGORITHMS, m2m_settings
+from ...key_rotation import parse_duration, rotate_signing_key, short_grace_period
 from ...keys import KeyStoreError, key_store
-from ...models import M2MApplication, Resource, Role, Scope, SigningKey
+from ...models import KeyStatus, M2MApplication, Resource, Role, Scope, SigningKey
 from ...provisioning import create_application, reset_default_secret
 
 DEMO_RESOURCE = "https://shopping.api"
@@ -91,7 +92,16 @@ class Command(BaseCommand):
         rotate = sub.add_parser("rotate-keys", help="Rotate the signing key.")
         rotate.add_argument("--algorithm", choices=SUPPORTED_ALGORITHMS, default=None)
         rotate.add_argument(
-            "--staged", action="store_true", help="Create a Next key (published, not yet signing) instead."
+            "--staged",
+            action="store_true",
+            help="Create a Next key (published, not yet signing) that the next immediate rotation promotes.",
+        )
+        rotate.add_argument(
+            "--grace-period",
+            default=None,
+            metavar="DURATION",
+            help="Publish the new key as Next now; it signs once DURATION has passed (e.g. 90s, 30m, 4h, 2d), by "
+            "itself in every process. 0 rotates at once. Default: KEY_ROTATION_GRACE_PERIOD.",
         )
         delete = sub.add_parser(
             "delete-key",
@@ -207,12 +217,24 @@ class Command(BaseCommand):
     # -- keys ----------------------------------------------------------------
 
     def rotate_keys(self, **options: Any) -> None:
+        staged = bool(options.get("staged"))
+        raw = options.get("grace_period")
         try:
-            key_store.ensure_current_key()
-            key = key_store.rotate(options.get("algorithm"), staged=options.get("staged", False))
+            grace = None if raw is None else parse_duration(raw)
+            if staged and grace:
+                raise KeyStoreError("--staged waits for a manual promotion; --grace-period sets a date: choose one.")
+            key = rotate_signing_key(options.get("algorithm"), grace_period=grace, staged=staged)
         except KeyStoreError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"{key.get_status_display()} key: {key.kid} ({key.algorithm})"))
+        if key.effective_at is not None and key.status == KeyStatus.NEXT:
+            self.stdout.write(
+                f"Published in the JWKS now; signs new tokens from {key.effective_at:%Y-%m-%d %H:%M:%S} UTC, "
+                "in every process, with no further command."
+            )
+            warning = short_grace_period((key.effective_at - key.created_at).total_seconds())
+            if warning:
+                self.stderr.write(self.style.WARNING(f"Warning: {warning}"))
         self.list_keys()
 
     def delete_key(self, **options: Any) -> None:
@@ -234,8 +256,11 @@ class Command(BaseCommand):
         if not keys:
             self.stdout.write("No signing keys yet: the first one is created on first need (or by rotate-keys).")
         for key in keys:
+            due = ""
+            if key.status == KeyStatus.NEXT and key.effective_at is not None:
+                due = f"  signs from {key.effective_at:%Y-%m-%d %H:%M:%S} UTC"
             self.stdout.write(
-                f"{key.get_status_display():9} {key.algorithm:6} {key.kid}  {key.created_at:%Y-%m-%d %H:%M}"
+                f"{key.get_status_display():9} {key.algorithm:6} {key.kid}  {key.created_at:%Y-%m-%d %H:%M}{due}"
             )
 
     # -- activity log ----------------------------------------------------------
