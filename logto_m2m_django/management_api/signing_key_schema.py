@@ -35,7 +35,7 @@ def document_views(doc: Callable[..., None]) -> None:
         response=listed,
         summary="Get OIDC private keys",
         description="The signing keys: Current first, then Next and Previous. No private key material.",
-        tags=["configs"],
+        tags=["Signing keys"],
     )
     doc(
         k.PrivateKeyRotateView.post,
@@ -48,12 +48,12 @@ def document_views(doc: Callable[..., None]) -> None:
             "published as Next at once and signs once the period has passed, by itself; it should be longer "
             "than remote validators keep the JWKS. Answers the new list."
         ),
-        tags=["configs"],
+        tags=["Signing keys"],
     )
     doc(
         k.PrivateKeyDetailView.delete,
         status=204,
         summary="Delete OIDC private key",
         description="A Next or Previous key; its tokens stop validating. 422 for the Current or the last key.",
-        tags=["configs"],
+        tags=["Signing keys"],
     )
