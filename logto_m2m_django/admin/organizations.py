@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, ManyToManyField, QuerySet
 from django.forms import ModelMultipleChoiceField
@@ -13,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from ..conf import m2m_settings
 from ..models import (
     M2MApplication,
     Organization,
@@ -23,6 +25,11 @@ from ..models import (
     Scope,
 )
 from ._common import admin_change_url
+
+MANAGEMENT_SCOPE_REFUSED = _(
+    "Organization roles can't hold Management API permissions: the Management API refuses organization "
+    "tokens, and it is not an organization's API."
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -76,7 +83,22 @@ class OrganizationAdmin(admin.ModelAdmin):
         )
 
 
+class OrganizationRoleForm(forms.ModelForm):
+    class Meta:
+        model = OrganizationRole
+        fields = ("name", "description", "type", "scopes", "resource_scopes")
+
+    def clean_resource_scopes(self) -> object:
+        scopes = self.cleaned_data.get("resource_scopes")
+        management = m2m_settings.MANAGEMENT_API_INDICATOR
+        # Not even for superusers (the Management API would refuse the token anyway).
+        if scopes is not None and any(scope.resource.indicator == management for scope in scopes):
+            raise forms.ValidationError(MANAGEMENT_SCOPE_REFUSED, code="management_api_permission")
+        return scopes
+
+
 class OrganizationRoleAdmin(admin.ModelAdmin):
+    form = OrganizationRoleForm
     list_display = ("name", "type", "scope_count", "resource_scope_count", "description")
     list_filter = ("type",)
     search_fields = ("name", "description")
@@ -98,7 +120,12 @@ class OrganizationRoleAdmin(admin.ModelAdmin):
     ) -> ModelMultipleChoiceField | None:
         if db_field.name == "resource_scopes":
             # Each choice reads "indicator · scope"; one query for all of them.
-            kwargs["queryset"] = Scope.objects.select_related("resource").order_by("resource__indicator", "name")
+            # The Management API's scopes are not offered (see OrganizationRoleForm).
+            kwargs["queryset"] = (
+                Scope.objects.select_related("resource")
+                .exclude(resource__indicator=m2m_settings.MANAGEMENT_API_INDICATOR)
+                .order_by("resource__indicator", "name")
+            )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: OrganizationRole, form: Any, change: bool) -> None:
