@@ -24,6 +24,7 @@ from ..models import (
     RoleType,
     Scope,
 )
+from ..models.organizations import ORGANIZATION_URN_PREFIX
 from ._common import admin_change_url
 
 MANAGEMENT_SCOPE_REFUSED = _(
@@ -179,6 +180,42 @@ def organizations_html(app: M2MApplication) -> SafeString:
             ),
         ),
     )
+
+
+def _organization_name(organization_id: str) -> str:
+    organization = Organization.objects.filter(pk=organization_id).first() if len(organization_id) <= 21 else None
+    if organization is None:
+        return _("%(id)s (no such organization here)") % {"id": organization_id}
+    return f"{organization.name} ({organization.pk})"
+
+
+def organization_token_note(claims: dict[str, Any], audiences: list[str]) -> tuple[bool, str] | None:
+    """What the token inspector says about an organization token: (acceptable, explanation), or None for a
+    token bound to no organization. Logto's two kinds: the ``urn:logto:organization:`` audience alone, or an
+    API audience with the ``organization_id`` claim; never both."""
+    urns = [aud for aud in audiences if aud.startswith(ORGANIZATION_URN_PREFIX)]
+    claim = claims.get("organization_id")
+    if not urns and claim is None:
+        return None
+    if urns and claim is not None:
+        return False, str(
+            _(
+                "An organization audience and an organization_id claim: no Logto token has both, so "
+                "HasOrganization and HasOrganizationResource refuse it."
+            )
+        )
+    if m2m_settings.MANAGEMENT_API_INDICATOR in audiences:
+        return False, str(_("The Management API does not accept organization tokens."))
+    if urns:
+        return True, _(
+            "An organization token of %(org)s: HasOrganization accepts it in views about that organization; its "
+            "scopes are the organization scopes of the app's organization roles there."
+        ) % {"org": _organization_name(urns[0][len(ORGANIZATION_URN_PREFIX) :])}
+    return True, _(
+        "An organization-level API resource token of %(aud)s for %(org)s: HasOrganizationResource accepts it in "
+        "that API's views about that organization; its scopes are the API scopes of the app's organization roles "
+        "there (its global roles do not count)."
+    ) % {"aud": ", ".join(audiences) or "?", "org": _organization_name(str(claim))}
 
 
 def register(site: admin.AdminSite) -> None:
