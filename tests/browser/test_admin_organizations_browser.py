@@ -22,10 +22,9 @@ pytest.importorskip("gunicorn", reason="the browser tests serve the example proj
 from tests.e2e_support import REPO  # noqa: E402
 
 from . import test_admin_browser as base  # noqa: E402
-from .server import AdminServer, admin_server  # noqa: E402
+from .server import ADMIN_PASSWORD, ADMIN_USER, AdminServer, admin_server  # noqa: E402
 
 pytestmark = base.pytestmark
-browser, page = base.browser, base.page  # the same Chromium and logged-in page fixtures
 messages = base.messages
 
 
@@ -46,6 +45,33 @@ TIMEOUT = 10
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminServer]:
     with admin_server(tmp_path_factory.mktemp("browser-orgs")) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=base.CHROMIUM, headless=True, args=base.CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: sync_api.Browser, server: AdminServer) -> Iterator[sync_api.Page]:
+    """Logged in as the superuser, on this module's own server and database."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=server.base_url)
+    context.set_default_timeout(base.UI_TIMEOUT_MS)
+    logged_in = context.new_page()
+    logged_in.goto("/admin/login/")
+    logged_in.fill("#id_username", ADMIN_USER)
+    logged_in.fill("#id_password", ADMIN_PASSWORD)
+    logged_in.click("input[type=submit]")
+    logged_in.wait_for_url("**/admin/")
+    try:
+        yield logged_in
+    finally:
+        context.close()
 
 
 def shot(page: sync_api.Page, name: str) -> None:
