@@ -142,3 +142,44 @@ def test_staff_only(client, admin_client, access_token, db):
     assert client.get(URL).status_code == HTTPStatus.FORBIDDEN  # staff without the permission
     client.force_login(staff_user("inspector", "use_token_inspector"))
     assert client.get(URL).status_code == HTTPStatus.OK
+
+
+# -- organization tokens -------------------------------------------------------------------------------------
+
+
+def test_an_organization_token_is_explained(admin_client, db):
+    from logto_m2m_django.models import Organization
+
+    acme = Organization.objects.create(name="Acme")
+    token = _sign(_claims(aud=f"urn:logto:organization:{acme.pk}", scope="read:members"))
+    page = inspect(admin_client, token)
+    assert checks(page)["Organization"] == "ok"
+    assert "An organization token of Acme" in page and acme.pk in page
+    assert "HasOrganization" in page and "HasOrganizationResource" not in page
+
+
+def test_an_organization_level_api_resource_token_is_explained(admin_client, db):
+    token = _sign(_claims(organization_id="org-gone"))
+    page = inspect(admin_client, token, "https://shopping.api")
+    assert checks(page)["Organization"] == "ok"
+    assert "An organization-level API resource token of https://shopping.api" in page
+    assert "org-gone (no such organization here)" in page
+    assert "HasOrganizationResource" in page
+
+
+def test_a_token_with_both_organization_marks_is_flagged(admin_client, db):
+    token = _sign(_claims(aud="urn:logto:organization:org-acme", organization_id="org-acme"))
+    page = inspect(admin_client, token)
+    assert checks(page)["Organization"] == "fail"
+    assert "no Logto token has both" in page
+
+
+def test_an_organization_token_for_the_management_api_is_refused(admin_client, db):
+    token = _sign(_claims(aud="https://default.logto.app/api", organization_id="org-acme", scope="all"))
+    page = inspect(admin_client, token, "https://default.logto.app/api")
+    assert checks(page)["Organization"] == "fail"
+    assert "Refused with 401 invalid_token: The Management API does not accept organization tokens." in page
+
+
+def test_a_plain_token_has_no_organization_row(admin_client, access_token):
+    assert "Organization" not in checks(inspect(admin_client, access_token))

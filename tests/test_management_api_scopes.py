@@ -23,6 +23,10 @@ from logto_m2m_django.management_api.urls import api_urlpatterns
 from logto_m2m_django.models import (
     ApplicationSecret,
     M2MApplication,
+    Organization,
+    OrganizationMembership,
+    OrganizationRole,
+    OrganizationScope,
     Resource,
     Role,
     Scope,
@@ -77,6 +81,9 @@ class World:
     free_role: Role  # holds nothing, assigned to nobody
     log: TokenActivity
     previous_key: str  # the kid of a Previous signing key
+    org: Organization  # `app` is a member holding `org_role`
+    org_role: OrganizationRole  # holds `org_scope` and the resource scope `scope`
+    org_scope: OrganizationScope
 
 
 @pytest.fixture
@@ -93,7 +100,13 @@ def world(db: Any) -> World:
     log = TokenActivity.objects.create(client_id=app.client_id, application=app, outcome="success", status_code=200)
     previous_key = key_store.signing_material().kid
     key_store.rotate()
-    return World(app, legacy_app, resource, scope, role, free_role, log, previous_key)
+    org = Organization.objects.create(name="Acme")
+    org_scope = OrganizationScope.objects.create(name="read:reports")
+    org_role = OrganizationRole.objects.create(name="Reporter", type="MachineToMachine")
+    org_role.scopes.add(org_scope)
+    org_role.resource_scopes.add(scope)
+    OrganizationMembership.objects.create(organization=org, application=app).roles.add(org_role)
+    return World(app, legacy_app, resource, scope, role, free_role, log, previous_key, org, org_role, org_scope)
 
 
 # (method, path, the route's own scope, body, success status); paths are formatted with the World.
@@ -139,6 +152,81 @@ ROUTES: list[tuple[str, str, str, Any, int]] = [
     ("GET", "/api/configs/oidc/private-keys", "read:signing-keys", None, 200),
     ("POST", "/api/configs/oidc/private-keys/rotate", "write:signing-keys", {}, 200),
     ("DELETE", "/api/configs/oidc/private-keys/{previous_key}", "write:signing-keys", None, 204),
+    ("GET", "/api/applications/{app}/organizations", "read:organizations", None, 200),
+    ("GET", "/api/organizations", "read:organizations", None, 200),
+    ("POST", "/api/organizations", "write:organizations", {"name": "Beta"}, 201),
+    ("GET", "/api/organizations/{org}", "read:organizations", None, 200),
+    ("PATCH", "/api/organizations/{org}", "write:organizations", {"name": "Acme 2"}, 200),
+    ("DELETE", "/api/organizations/{org}", "write:organizations", None, 204),
+    ("GET", "/api/organizations/{org}/applications", "read:organizations", None, 200),
+    ("POST", "/api/organizations/{org}/applications", "write:organizations", {"applicationIds": ["{legacy_app}"]}, 201),
+    ("PUT", "/api/organizations/{org}/applications", "write:organizations", {"applicationIds": ["{app}"]}, 204),
+    ("DELETE", "/api/organizations/{org}/applications/{app}", "write:organizations", None, 204),
+    (
+        "POST",
+        "/api/organizations/{org}/applications/roles",
+        "write:organizations",
+        {"applicationIds": ["{app}"], "organizationRoleIds": ["{org_role}"]},
+        201,
+    ),
+    ("GET", "/api/organizations/{org}/applications/{app}/roles", "read:organizations", None, 200),
+    (
+        "POST",
+        "/api/organizations/{org}/applications/{app}/roles",
+        "write:organizations",
+        {"organizationRoleIds": ["{org_role}"]},
+        201,
+    ),
+    (
+        "PUT",
+        "/api/organizations/{org}/applications/{app}/roles",
+        "write:organizations",
+        {"organizationRoleIds": ["{org_role}"]},
+        204,
+    ),
+    ("DELETE", "/api/organizations/{org}/applications/{app}/roles/{org_role}", "write:organizations", None, 204),
+    ("GET", "/api/organization-roles", "read:organizations", None, 200),
+    ("POST", "/api/organization-roles", "write:organizations", {"name": "Auditor"}, 201),
+    ("GET", "/api/organization-roles/{org_role}", "read:organizations", None, 200),
+    ("PATCH", "/api/organization-roles/{org_role}", "write:organizations", {"description": "d"}, 200),
+    ("DELETE", "/api/organization-roles/{org_role}", "write:organizations", None, 204),
+    ("GET", "/api/organization-roles/{org_role}/scopes", "read:organizations", None, 200),
+    (
+        "POST",
+        "/api/organization-roles/{org_role}/scopes",
+        "write:organizations",
+        {"organizationScopeIds": ["{org_scope}"]},
+        201,
+    ),
+    (
+        "PUT",
+        "/api/organization-roles/{org_role}/scopes",
+        "write:organizations",
+        {"organizationScopeIds": ["{org_scope}"]},
+        204,
+    ),
+    ("DELETE", "/api/organization-roles/{org_role}/scopes/{org_scope}", "write:organizations", None, 204),
+    ("GET", "/api/organization-roles/{org_role}/resource-scopes", "read:organizations", None, 200),
+    (
+        "POST",
+        "/api/organization-roles/{org_role}/resource-scopes",
+        "write:organizations",
+        {"scopeIds": ["{scope}"]},
+        201,
+    ),
+    (
+        "PUT",
+        "/api/organization-roles/{org_role}/resource-scopes",
+        "write:organizations",
+        {"scopeIds": ["{scope}"]},
+        204,
+    ),
+    ("DELETE", "/api/organization-roles/{org_role}/resource-scopes/{scope}", "write:organizations", None, 204),
+    ("GET", "/api/organization-scopes", "read:organizations", None, 200),
+    ("POST", "/api/organization-scopes", "write:organizations", {"name": "write:reports"}, 201),
+    ("GET", "/api/organization-scopes/{org_scope}", "read:organizations", None, 200),
+    ("PATCH", "/api/organization-scopes/{org_scope}", "write:organizations", {"description": "d"}, 200),
+    ("DELETE", "/api/organization-scopes/{org_scope}", "write:organizations", None, 204),
 ]
 
 #: For each scope, a near miss: the other half of the pair, or a neighbour.
@@ -154,6 +242,8 @@ ANOTHER = {
     "read:logs": "read:applications",
     "read:signing-keys": "write:signing-keys",
     "write:signing-keys": "read:signing-keys",
+    "read:organizations": "write:organizations",
+    "write:organizations": "read:organizations",
 }
 
 
@@ -167,6 +257,9 @@ def _ids(world: World) -> dict[str, str]:
         "free_role": world.free_role.id,
         "log": str(world.log.pk),
         "previous_key": world.previous_key,
+        "org": world.org.pk,
+        "org_role": world.org_role.pk,
+        "org_scope": world.org_scope.pk,
     }
 
 
@@ -236,6 +329,13 @@ def _snapshot() -> tuple[Any, ...]:
         Role.objects.count(),
         Role.scopes.through.objects.count(),
         M2MApplication.roles.through.objects.count(),
+        Organization.objects.count(),
+        OrganizationScope.objects.count(),
+        OrganizationRole.objects.count(),
+        OrganizationRole.scopes.through.objects.count(),
+        OrganizationRole.resource_scopes.through.objects.count(),
+        OrganizationMembership.objects.count(),
+        OrganizationMembership.roles.through.objects.count(),
     )
 
 
@@ -247,7 +347,20 @@ def test_every_route_and_method_is_in_the_matrix() -> None:
         view = pattern.callback.view_class  # type: ignore[attr-defined]
         assert view.required_scopes_by_method, f"{view.__name__} declares no scopes"
         served |= {(m.upper(), view.__name__) for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m)}
-    dummy = dict.fromkeys(("app", "legacy_app", "resource", "scope", "role", "free_role", "log", "previous_key"), "x")
+    keys = (
+        "app",
+        "legacy_app",
+        "resource",
+        "scope",
+        "role",
+        "free_role",
+        "log",
+        "previous_key",
+        "org",
+        "org_role",
+        "org_scope",
+    )
+    dummy = dict.fromkeys(keys, "x")
     tested = {(method, resolve(path.format(**dummy)).func.view_class.__name__) for method, path, *_ in ROUTES}
     assert served == tested
 

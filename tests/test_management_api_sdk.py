@@ -180,3 +180,81 @@ def test_logto_sdk_manages_resources_roles_and_apps(node_modules: Path, server: 
     )
     assert token.status_code == HTTPStatus.OK, token.text
     assert "scope" not in token.json()
+
+
+def _run_node(script: str, base: str, credentials: dict[str, Any]) -> dict[str, Any]:
+    result = subprocess.run(
+        ["node", script],
+        cwd=NODE_DIR,
+        env={
+            **os.environ,
+            "BASE_URL": base,
+            "CLIENT_ID": credentials["client_id"],
+            "CLIENT_SECRET": credentials["client_secret"],
+            "API_INDICATOR": MANAGEMENT_INDICATOR,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out: dict[str, Any] = json.loads(result.stdout)
+    assert out["ok"], out.get("failure")
+    return out
+
+
+def test_logto_sdk_sets_up_an_organization(node_modules: Path, server: tuple[str, dict[str, str]]) -> None:
+    """The organization setup of Logto's docs, through @logto/api; the app it sets up then gets both kinds
+    of organization tokens."""
+    base, env = server
+    credentials = json.loads(_manage(env, "m2m", "bootstrap", "--json", "--name", "SDK driver"))
+    out = _run_node("sdk_organizations.mjs", base, credentials)
+
+    for label in ("createResourceScope", "createOrganizationScope", "createOrganizationRole", "createOrganization"):
+        assert out[label]["status"] == HTTPStatus.CREATED, (label, out[label])
+    for label in ("addMember", "assignMemberRoles", "assignRolesInBulk"):
+        assert out[label]["status"] == HTTPStatus.CREATED and out[label]["data"] is None, (label, out[label])
+    assert out["replaceMembers"]["status"] == HTTPStatus.NO_CONTENT
+    role, app, organization = (
+        out[k]["data"] for k in ("createOrganizationRole", "createApplication", "createOrganization")
+    )
+    assert role["type"] == "MachineToMachine"
+    assert organization["customData"] == {"plan": "pro"}
+    assert out["getOrganization"]["data"] == organization
+    assert [o["id"] for o in out["listOrganizations"]["data"]] == [organization["id"]]
+
+    [member] = out["listMembers"]["data"]
+    assert member["id"] == app["id"] and member["organizationRoles"] == [{"id": role["id"], "name": role["name"]}]
+    assert [r["id"] for r in out["listMemberRoles"]["data"]] == [role["id"]]
+    [membership] = out["listApplicationOrganizations"]["data"]
+    assert membership["id"] == organization["id"]
+    assert membership["organizationRoles"] == [{"id": role["id"], "name": role["name"]}]
+    [listed_role] = out["listOrganizationRoles"]["data"]
+    assert [s["name"] for s in listed_role["scopes"]] == ["read:members"]
+    [resource_scope] = listed_role["resourceScopes"]
+    assert resource_scope["name"] == "export:reports"
+    assert resource_scope["resource"]["name"] == "SDK reports"
+    assert [s["name"] for s in out["listRoleResourceScopes"]["data"]] == ["export:reports"]
+    assert [s["name"] for s in out["listRoleScopes"]["data"]] == ["read:members"]
+
+    refused = out["addManagementScope"]
+    assert refused["status"] == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert refused["error"]["code"] == "organization_role.management_api_scope_not_allowed"
+
+    def token(**params: str) -> requests.Response:
+        body = {"grant_type": "client_credentials", "organization_id": organization["id"], **params}
+        return requests.post(f"{base}/oidc/token", data=body, auth=(app["id"], app["secret"]), timeout=10)
+
+    plain = token(scope="read:members export:reports")
+    assert plain.status_code == HTTPStatus.OK, plain.text
+    assert plain.json()["scope"] == "read:members"
+    scoped = token(resource="https://sdk-reports.api", scope="read:members export:reports")
+    assert scoped.status_code == HTTPStatus.OK, scoped.text
+    assert scoped.json()["scope"] == "export:reports"
+    elsewhere = requests.post(
+        f"{base}/oidc/token",
+        data={"grant_type": "client_credentials", "resource": "https://sdk-reports.api", "scope": "export:reports"},
+        auth=(app["id"], app["secret"]),
+        timeout=10,
+    )
+    assert elsewhere.status_code == HTTPStatus.OK and "scope" not in elsewhere.json()  # only inside the organization

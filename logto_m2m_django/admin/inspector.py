@@ -31,6 +31,7 @@ from ..keys import key_store
 from ..models import M2MApplication, Resource, SigningKey
 from ._common import admin_change_url, template
 from .claims_preview import Preview, token_preview
+from .organizations import organization_token_note
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 
@@ -136,6 +137,9 @@ def inspect_token(token: str, audience: str, required_scopes: list[str]) -> Repo
     _check_lifetime(report, claims)
     _check_required_claims(report, claims)
     missing = _check_scopes(report, claims, required_scopes)
+    organization = organization_token_note(claims, _audiences(claims))
+    if organization is not None:
+        report.add(_("Organization"), OK if organization[0] else FAIL, organization[1])
     client_id = claims.get("client_id")
     if isinstance(client_id, str) and client_id:
         report.application = (
@@ -156,6 +160,10 @@ def inspect_token(token: str, audience: str, required_scopes: list[str]) -> Repo
         )
     except tokens.TokenError as exc:
         report.verdict = _("Refused with 401 invalid_token: %(why)s") % {"why": exc.description}
+        return report
+    verified_for = audience or (auds[0] if auds else "")
+    if organization is not None and verified_for == m2m_settings.MANAGEMENT_API_INDICATOR:
+        report.verdict = _("Refused with 401 invalid_token: %(why)s") % {"why": organization[1]}
         return report
     if missing:
         report.verdict = _("Refused with 403 insufficient_scope: the token lacks %(scopes)s.") % {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, ManyToManyField, QuerySet
 from django.forms import ModelMultipleChoiceField
@@ -13,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from ..conf import m2m_settings
 from ..models import (
     M2MApplication,
     Organization,
@@ -22,7 +24,13 @@ from ..models import (
     RoleType,
     Scope,
 )
+from ..models.organizations import ORGANIZATION_URN_PREFIX
 from ._common import admin_change_url
+
+MANAGEMENT_SCOPE_REFUSED = _(
+    "Organization roles can't hold Management API permissions: the Management API refuses organization "
+    "tokens, and it is not an organization's API."
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -76,7 +84,22 @@ class OrganizationAdmin(admin.ModelAdmin):
         )
 
 
+class OrganizationRoleForm(forms.ModelForm):
+    class Meta:
+        model = OrganizationRole
+        fields = ("name", "description", "type", "scopes", "resource_scopes")
+
+    def clean_resource_scopes(self) -> object:
+        scopes = self.cleaned_data.get("resource_scopes")
+        management = m2m_settings.MANAGEMENT_API_INDICATOR
+        # Not even for superusers (the Management API would refuse the token anyway).
+        if scopes is not None and any(scope.resource.indicator == management for scope in scopes):
+            raise forms.ValidationError(MANAGEMENT_SCOPE_REFUSED, code="management_api_permission")
+        return scopes
+
+
 class OrganizationRoleAdmin(admin.ModelAdmin):
+    form = OrganizationRoleForm
     list_display = ("name", "type", "scope_count", "resource_scope_count", "description")
     list_filter = ("type",)
     search_fields = ("name", "description")
@@ -98,7 +121,12 @@ class OrganizationRoleAdmin(admin.ModelAdmin):
     ) -> ModelMultipleChoiceField | None:
         if db_field.name == "resource_scopes":
             # Each choice reads "indicator · scope"; one query for all of them.
-            kwargs["queryset"] = Scope.objects.select_related("resource").order_by("resource__indicator", "name")
+            # The Management API's scopes are not offered (see OrganizationRoleForm).
+            kwargs["queryset"] = (
+                Scope.objects.select_related("resource")
+                .exclude(resource__indicator=m2m_settings.MANAGEMENT_API_INDICATOR)
+                .order_by("resource__indicator", "name")
+            )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: OrganizationRole, form: Any, change: bool) -> None:
@@ -152,6 +180,42 @@ def organizations_html(app: M2MApplication) -> SafeString:
             ),
         ),
     )
+
+
+def _organization_name(organization_id: str) -> str:
+    organization = Organization.objects.filter(pk=organization_id).first() if len(organization_id) <= 21 else None
+    if organization is None:
+        return _("%(id)s (no such organization here)") % {"id": organization_id}
+    return f"{organization.name} ({organization.pk})"
+
+
+def organization_token_note(claims: dict[str, Any], audiences: list[str]) -> tuple[bool, str] | None:
+    """What the token inspector says about an organization token: (acceptable, explanation), or None for a
+    token bound to no organization. Logto's two kinds: the ``urn:logto:organization:`` audience alone, or an
+    API audience with the ``organization_id`` claim; never both."""
+    urns = [aud for aud in audiences if aud.startswith(ORGANIZATION_URN_PREFIX)]
+    claim = claims.get("organization_id")
+    if not urns and claim is None:
+        return None
+    if urns and claim is not None:
+        return False, str(
+            _(
+                "An organization audience and an organization_id claim: no Logto token has both, so "
+                "HasOrganization and HasOrganizationResource refuse it."
+            )
+        )
+    if m2m_settings.MANAGEMENT_API_INDICATOR in audiences:
+        return False, str(_("The Management API does not accept organization tokens."))
+    if urns:
+        return True, _(
+            "An organization token of %(org)s: HasOrganization accepts it in views about that organization; its "
+            "scopes are the organization scopes of the app's organization roles there."
+        ) % {"org": _organization_name(urns[0][len(ORGANIZATION_URN_PREFIX) :])}
+    return True, _(
+        "An organization-level API resource token of %(aud)s for %(org)s: HasOrganizationResource accepts it in "
+        "that API's views about that organization; its scopes are the API scopes of the app's organization roles "
+        "there (its global roles do not count)."
+    ) % {"aud": ", ".join(audiences) or "?", "org": _organization_name(str(claim))}
 
 
 def register(site: admin.AdminSite) -> None:

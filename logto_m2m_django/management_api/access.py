@@ -20,11 +20,13 @@ from typing import Any
 
 from rest_framework.request import Request
 
-from ..drf import RequiredScopes
+from ..drf import JWTAccessTokenAuthentication, RequiredScopes
 from ..drf.permissions import InsufficientScope
 from ..drf.principal import M2MPrincipal
 from ..models import M2MApplication, Role, RoleType, Scope
+from ..models.organizations import ORGANIZATION_URN_PREFIX
 from .builtin import MANAGEMENT_SCOPE, management_indicator
+from .errors import unprocessable
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -43,6 +45,28 @@ def route_scopes(*, read: str | None = None, write: str | None = None) -> dict[s
         **{method: [str(read_scope)] for method in READ_METHODS},
         **{method: [str(write_scope)] for method in WRITE_METHODS},
     }
+
+
+class ManagementTokenAuthentication(JWTAccessTokenAuthentication):
+    """The Management API's Bearer tokens: never one bound to an organization.
+
+    The Management API is this project's own, not a tenant's: a token carrying the ``organization_id``
+    claim (an organization-level API resource token) or an ``urn:logto:organization:`` audience (an
+    organization token) is 401 ``invalid_token`` (RFC 6750 §3.1, "invalid for other reasons"), whoever
+    signed it, so that an organization role can never be a way in.
+    """
+
+    def authenticate(self, request: Request) -> tuple[M2MPrincipal, dict[str, Any]] | None:
+        result = super().authenticate(request)
+        if result is not None:
+            claims = result[1]
+            audiences = claims.get("aud")
+            audiences = audiences if isinstance(audiences, list) else [audiences]
+            if "organization_id" in claims or any(
+                isinstance(aud, str) and aud.startswith(ORGANIZATION_URN_PREFIX) for aud in audiences
+            ):
+                self._fail(request, "The Management API does not accept organization tokens.")
+        return result
 
 
 class ManagementScopes(RequiredScopes):
@@ -75,6 +99,20 @@ def check_scopes_grantable(request: Request, scope_ids: list[str]) -> None:
     """Putting Management API scopes on a role needs ``all``."""
     if scope_ids and not holds_all(request) and management_scopes().filter(id__in=scope_ids).exists():
         raise InsufficientScope([MANAGEMENT_SCOPE])
+
+
+def check_organization_role_scopes(scope_ids: list[str]) -> None:
+    """An organization role never holds a Management API scope (422), whoever asks: the Management API
+    refuses organization tokens, and the project's own API is not a tenant's."""
+    if not scope_ids:
+        return
+    found = management_scopes().filter(id__in=scope_ids).values_list("id", flat=True).first()
+    if found is not None:
+        raise unprocessable(
+            "organization_role.management_api_scope_not_allowed",
+            f"The scope `{found}` belongs to the Management API: organization roles can't hold it.",
+            id=found,
+        )
 
 
 def check_roles_assignable(request: Request, role_ids: list[str]) -> None:

@@ -13,11 +13,6 @@ from ..models import Organization, OrganizationRole, OrganizationScope, Scope
 from .errors import ApiError
 from .serializers import TENANT_ID, CustomDataField, IdListField, TextField, epoch_ms
 
-#: The Management API scopes of these routes, for the per-route scope declarations.
-# TODO(integrator): wire these into the Management API's per-route scope mechanism when it lands;
-# until then the routes need the scope ``all`` like every other route.
-READ_SCOPE = "read:organizations"
-WRITE_SCOPE = "write:organizations"
 ROLE_TYPES = ("User", "MachineToMachine")
 
 

@@ -36,6 +36,7 @@ class ManagementAuthenticationScheme(OpenApiAuthenticationExtension):
     """Documents ``JWTAccessTokenAuthentication`` as OAuth 2.0 client credentials against our issuer."""
 
     target_class = "logto_m2m_django.drf.authentication.JWTAccessTokenAuthentication"
+    match_subclasses = True  # the Management API's own ManagementTokenAuthentication
     name = SECURITY_SCHEME
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 from .. import organization_grants
+from ..conf import m2m_settings
 from ..grants import Grant
 from ..models._fields import indicator_problem
 from .errors import InvalidTargetError
@@ -38,7 +39,13 @@ def organization_param(request: Request) -> str | None:
 
 
 def organization_grant(application_pk: object, organization_id: str, indicator: str | None) -> Grant:
-    """The organization grant, or the OAuth error for it (403 before anything else for a non-member)."""
+    """The organization grant, or the OAuth error for it (403 before anything else for a non-member).
+
+    The Management API is no organization's API: its organization-level token is never issued
+    (RFC 8707 §2 ``invalid_target``), whatever organization roles hold, and its guard refuses one.
+    """
+    if indicator is not None and indicator == m2m_settings.MANAGEMENT_API_INDICATOR:
+        raise InvalidTargetError(description="The Management API is not an organization resource.")
     try:
         return organization_grants.organization_grant_for(application_pk, organization_id, indicator)
     except organization_grants.NotAMemberError as exc:

@@ -16,9 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ...conf import m2m_settings
-from ...drf import JWTAccessTokenAuthentication
 from ...models import M2MApplication, Resource, Role
-from ..access import ManagementScopes
+from ..access import ManagementScopes, ManagementTokenAuthentication
 from ..builtin import MANAGEMENT_SCOPE
 from ..errors import ApiError, exception_handler, invalid_input, not_exists, unprocessable
 from ..pagination import Page
@@ -38,7 +37,7 @@ class ManagementView(APIView):
     for the method (``required_scopes_by_method = route_scopes(read=..., write=...)``). A view that
     declares nothing needs ``all``."""
 
-    authentication_classes = [JWTAccessTokenAuthentication]
+    authentication_classes = [ManagementTokenAuthentication]
     permission_classes = [ManagementScopes]
     required_scopes = [MANAGEMENT_SCOPE]
     required_scopes_by_method: dict[str, list[str]] | None = None

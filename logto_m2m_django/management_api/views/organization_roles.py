@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from ...models import OrganizationRole, OrganizationScope, RoleType, Scope
 from .. import organization_serializers as o
+from ..access import check_organization_role_scopes
 from ..errors import ApiError, invalid_input, not_exists, not_found, unprocessable
 from ..pagination import paginate
 from ._base import empty, ids_in_order, json_list, writing
@@ -62,7 +63,9 @@ class OrganizationRoleListView(OrganizationView):
             scopes = _related(
                 OrganizationScope, "organization scope", ids_in_order(data.get("organizationScopeIds", []))
             )
-            resource_scopes = _related(Scope, "scope", ids_in_order(data.get("resourceScopeIds", [])))
+            resource_scope_ids = ids_in_order(data.get("resourceScopeIds", []))
+            resource_scopes = _related(Scope, "scope", resource_scope_ids)
+            check_organization_role_scopes(resource_scope_ids)
             role = OrganizationRole.objects.create(
                 name=data["name"],
                 description=data.get("description"),
@@ -111,7 +114,10 @@ def _relation_view(
         if required and not ids:
             raise invalid_input(f"{key}: at least one ID is required.")
         role = _get(OrganizationRole, "organization role", role_id)
-        return role, _related(model, entity, ids)
+        rows = _related(model, entity, ids)
+        if model is Scope:
+            check_organization_role_scopes(ids)
+        return role, rows
 
     class ListView(OrganizationView):
         def get(self, request: Request, role_id: str) -> Response:

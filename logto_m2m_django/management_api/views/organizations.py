@@ -19,6 +19,8 @@ from rest_framework.response import Response
 from ...models import M2MApplication, Organization, OrganizationMembership, OrganizationRole, RoleType
 from .. import organization_serializers as o
 from .. import serializers as s
+from ..access import route_scopes
+from ..builtin import READ_ORGANIZATIONS, WRITE_ORGANIZATIONS
 from ..errors import ApiError, not_exists, not_found, unprocessable
 from ..pagination import paginate
 from ._base import ManagementView, empty, get_application, ids_in_order, json_list, writing
@@ -30,8 +32,7 @@ APPLICATION_SEARCH_FIELDS = ("application__client_id", "application__name", "des
 class OrganizationView(ManagementView):
     """Base of the organization routes: reading needs ``read:organizations``, writing ``write:organizations``."""
 
-    # TODO(integrator): declare through the Management API's per-route scope mechanism (see organization_serializers).
-    organization_scopes = {"GET": o.READ_SCOPE, "HEAD": o.READ_SCOPE, "*": o.WRITE_SCOPE}
+    required_scopes_by_method = route_scopes(read=READ_ORGANIZATIONS, write=WRITE_ORGANIZATIONS)
 
 
 def get_organization(organization_id: str) -> Organization:
