@@ -3,7 +3,8 @@
 A superuser sets up an organization through the admin pages (an organization permission, an organization
 role holding it and an API permission, the organization with the demo app as a member holding that role);
 the app then gets an organization-level token over HTTP, reads its organization's reports, and the token
-inspector explains the token. Screenshots go to test-artifacts/screenshots/ (copies in docs/screenshots/ illustrate the Organizations guide).
+inspector explains the token. Screenshots go to test-artifacts/screenshots/ (copies in docs/screenshots/
+illustrate the Organizations guide).
 """
 
 from __future__ import annotations
