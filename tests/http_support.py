@@ -74,6 +74,24 @@ def make_certificate(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "12
         .not_valid_after(now + datetime.timedelta(hours=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(h)) for h in hosts]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        # Python 3.13 verifies with VERIFY_X509_STRICT (RFC 5280): a CA needs its key usages and key identifiers.
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
@@ -88,6 +106,15 @@ def trust(monkeypatch: Any, certificate: Certificate) -> None:
     """Trust ``certificate`` in this process: OpenSSL's default paths, requests and httpx read these variables."""
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert_path))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate.cert_path))
+    # Python 3.13's urllib builds an opener's TLS context when the opener is built (3.11: per connection):
+    # the module-level openers must be built again to read SSL_CERT_FILE.
+    from logto_m2m_client import source
+    from logto_m2m_client._internal import redirects
+
+    from logto_m2m_django.drf import remote
+
+    monkeypatch.setattr(source, "_opener", redirects.build_opener())
+    monkeypatch.setattr(remote, "_opener", redirects.build_opener())
 
 
 def _handler(server: Server) -> type[BaseHTTPRequestHandler]:

@@ -282,12 +282,12 @@ def check_ids(**logto: Any) -> set[str]:
         return {m.id for m in run_checks() if m.id and m.id.startswith("logto_m2m.") and not m.is_silenced()}
 
 
-def test_checks_accept_a_sound_remote_configuration() -> None:
+def test_checks_accept_a_sound_remote_configuration(db: Any) -> None:
     assert check_ids(ISSUER="https://tenant.logto.app/oidc", KEY_SOURCE="remote") == set()
     assert check_ids(ISSUER="http://127.0.0.1:9000/oidc", KEY_SOURCE="remote") == set()  # loopback
 
 
-def test_checks_report_remote_mode_mistakes() -> None:
+def test_checks_report_remote_mode_mistakes(db: Any) -> None:
     assert "logto_m2m.E101" in check_ids(KEY_SOURCE="remote")
     assert "logto_m2m.E102" in check_ids(ISSUER="https://a.example/oidc", KEY_SOURCE="remote", JWKS_URL="ftp://x/j")
     assert "logto_m2m.E103" in check_ids(ISSUER="https://a.example/oidc", KEY_SOURCE="remote", JWKS_URL="http://a/j")
@@ -300,7 +300,7 @@ def test_checks_report_remote_mode_mistakes() -> None:
         )
 
 
-def test_check_local_key_source_needs_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_local_key_source_needs_the_app(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from django.apps import apps
 
     real = apps.is_installed
