@@ -164,23 +164,34 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
     )
 
 
+_LOOKUP_SQL: dict[tuple[str, str], str | None] = {}
+
+
 def _application_by_client_id(connection: Any) -> str | None:
     """``(SELECT <m2m pk> FROM <m2m> JOIN <application> ... WHERE <client_id> = %s LIMIT 1)``, from model meta.
 
     One fixed fragment, the same for an unknown client and a known one, so that neither refusal is
     cheaper than the other (DESIGN §3). None on a database without ``LIMIT``.
     """
-    if connection.vendor not in {"postgresql", "sqlite", "mysql"}:
-        return None
-    quote = connection.ops.quote_name
-    link: Any = M2MApplication._meta.get_field("application")
-    app_meta = link.related_model._meta
-    m2m, app = quote(M2MApplication._meta.db_table), quote(app_meta.db_table)
-    return (
-        f"(SELECT {m2m}.{quote(link.column)} FROM {m2m} INNER JOIN {app}"
-        f" ON {app}.{quote(link.target_field.column)} = {m2m}.{quote(link.column)}"
-        f" WHERE {app}.{quote(app_meta.get_field('client_id').column)} = %s LIMIT 1)"
-    )
+    key = (connection.alias, connection.vendor)
+    try:
+        return _LOOKUP_SQL[key]
+    except KeyError:
+        pass
+    fragment = None
+    if connection.vendor in {"postgresql", "sqlite", "mysql"}:
+        quote = connection.ops.quote_name
+        link: Any = M2MApplication._meta.get_field("application")
+        app_meta = link.related_model._meta
+        m2m, app = quote(M2MApplication._meta.db_table), quote(app_meta.db_table)
+        # Identifiers from the models' meta, quoted by the backend; the client ID is a parameter.
+        fragment = (
+            f"(SELECT {m2m}.{quote(link.column)} FROM {m2m} INNER JOIN {app}"  # noqa: S608
+            f" ON {app}.{quote(link.target_field.column)} = {m2m}.{quote(link.column)}"
+            f" WHERE {app}.{quote(app_meta.get_field('client_id').column)} = %s LIMIT 1)"
+        )
+    _LOOKUP_SQL[key] = fragment
+    return fragment
 
 
 def _orm_save(row: TokenActivity, alias: str, lookup: bool) -> None:

@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 import pytest
 from django.db import connection
 from django.db.models.sql.compiler import SQLInsertCompiler
+from django.http import HttpResponse
+from django.test import RequestFactory
 
 from logto_m2m_django import activity
 from logto_m2m_django._internal import asynccommit
@@ -142,3 +144,18 @@ def test_rows_are_what_save_would_write(
     assert written["user_agent"] == "insert-test/1.0"
     assert written["application_id"] == (None if case == "unknown_client" else shop.app.pk)
     assert written["outcome"] == (Outcome.SUCCESS if case == "success" else Outcome.FAILURE)
+
+
+def test_an_application_deleted_after_it_authenticated_is_recorded_without_it(shop: Shop) -> None:
+    # The validator noted the pk, then the application was deleted before the row was written:
+    # the foreign key refuses that pk, and the row is written without an application (as a lookup would).
+    request = RequestFactory().post("/oidc/token", HTTP_AUTHORIZATION=shop.basic())
+    request.m2m_params = {"grant_type": "client_credentials", "resource": "https://unknown.api"}  # type: ignore[attr-defined]
+    setattr(request, activity.APPLICATION_NOTE, shop.app.pk)
+    gone = shop.app.pk
+    shop.app.application.delete()
+    assert not M2MApplication.objects.filter(pk=gone).exists()
+    response = HttpResponse(b'{"error": "invalid_target"}', status=400, content_type="application/json")
+    activity.record_token_request(request, response)
+    row = TokenActivity.objects.get()
+    assert (row.client_id, row.application_id, row.error) == (shop.client_id, None, "invalid_target")

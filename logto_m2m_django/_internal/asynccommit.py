@@ -59,7 +59,7 @@ def _compile(model: type[Model], alias: str, fragments: tuple[tuple[str, str], .
     if not set(by_attname) <= {f.attname for f in fields}:
         return None
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
     values = ", ".join(by_attname.get(f.attname, "%s") for f in fields)
     head = f"INSERT INTO {quote(meta.db_table)} ({columns})"
     no_flush_wait = f"{head} SELECT {values} {_ASYNC}" if connection.vendor == "postgresql" else None
@@ -99,7 +99,8 @@ def insert_row(
         return False
     fragments = fragments or {}
     entry = _statement(type(row), alias, tuple(sorted((name, sql) for name, (sql, _) in fragments.items())))
-    if entry is None:
+    sql = None if entry is None else entry.no_flush_wait if no_flush_wait else entry.plain
+    if entry is None or sql is None:
         return False
     params = []
     for field in entry.fields:
@@ -111,5 +112,5 @@ def insert_row(
             return False  # an expression (a subquery, a database default): the compiler's job
         params.append(field.get_db_prep_save(value, connection))
     with connection.cursor() as cursor:
-        cursor.execute(entry.no_flush_wait if no_flush_wait else entry.plain, params)
+        cursor.execute(sql, params)
     return True

@@ -28,8 +28,8 @@ from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 from .. import grants
-from ..activity import APPLICATION_NOTE
 from .._internal.prepared import PreparedValues
+from ..activity import APPLICATION_NOTE
 from ..claims import context as claims_context
 from ..claims import hook as claims_hook
 from ..conf import m2m_settings
