@@ -4,9 +4,12 @@ The token endpoint calls :func:`record_token_request` with the request and
 its response. Everything the row needs is read from them: on success the
 issued token's own claims (decoded, not re-verified: this server just signed
 it), on failure the error code and what the client asked for. The
-application is resolved inside the INSERT (a subquery on the client ID), so
-a request costs exactly one statement more, and nothing when
+application is the one the validator authenticated (it notes its pk on the
+request); a request refused before that (unknown client, wrong secret)
+resolves it inside the INSERT, with one fixed sub-select on the client ID.
+So a request costs exactly one statement more, and nothing when
 ``LOGTO_M2M["TOKEN_ACTIVITY_LOG"]`` is False. Secrets are never recorded.
+The INSERT's SQL is compiled once per database (``_internal/asynccommit.py``).
 A failure to record is logged and never changes the response.
 
 Growth is bounded: requests refused with 429 (and 405) write no row, a failed
@@ -26,12 +29,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
-from django.db import connections, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from ._internal.asynccommit import insert_without_flush_wait
+from ._internal.asynccommit import insert_row
 from .conf import m2m_settings
 from .models import M2MApplication, Outcome, TokenActivity
 
@@ -43,6 +46,8 @@ NOT_RECORDED_STATUSES = frozenset({405, 429})
 FAILED_TEXT_LIMIT = 100
 #: Characters kept of the User-Agent header.
 USER_AGENT_LIMIT = 256
+#: The attribute on which the validator notes the pk of the application it authenticated (None: not an M2M app).
+APPLICATION_NOTE = "m2m_application_pk"
 #: Rows deleted per statement by :func:`prune`.
 PRUNE_BATCH_SIZE = 1000
 
@@ -139,11 +144,9 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
     # What a failed request asked for is the caller's text, stored short; success rows hold what was granted.
     limit = None if outcome == Outcome.SUCCESS else FAILED_TEXT_LIMIT
     client_id = _clean(client_id, "client_id")
-    application_id = (
-        Subquery(M2MApplication.objects.filter(application__client_id=client_id).values("pk")[:1])
-        if client_id
-        else None
-    )
+    # The application the validator authenticated; when it did not (a refusal before that), the
+    # INSERT looks it up by client ID (see _save).
+    application_id = getattr(request, APPLICATION_NOTE, None)
     return TokenActivity(
         application_id=application_id,
         client_id=client_id,
@@ -161,8 +164,70 @@ def build_activity(request: HttpRequest, response: HttpResponse, client_ip: str 
     )
 
 
-def _save(row: TokenActivity) -> None:
+_LOOKUP_SQL: dict[tuple[str, str], str | None] = {}
+
+
+def _application_by_client_id(connection: Any) -> str | None:
+    """``(SELECT <m2m pk> FROM <m2m> JOIN <application> ... WHERE <client_id> = %s LIMIT 1)``, from model meta.
+
+    One fixed fragment, the same for an unknown client and a known one, so that neither refusal is
+    cheaper than the other (DESIGN §3). None on a database without ``LIMIT``.
+    """
+    key = (connection.alias, connection.vendor)
+    try:
+        return _LOOKUP_SQL[key]
+    except KeyError:
+        pass
+    fragment = None
+    if connection.vendor in {"postgresql", "sqlite", "mysql"}:
+        quote = connection.ops.quote_name
+        link: Any = M2MApplication._meta.get_field("application")
+        app_meta = link.related_model._meta
+        m2m, app = quote(M2MApplication._meta.db_table), quote(app_meta.db_table)
+        # Identifiers from the models' meta, quoted by the backend; the client ID is a parameter.
+        fragment = (
+            f"(SELECT {m2m}.{quote(link.column)} FROM {m2m} INNER JOIN {app}"  # noqa: S608
+            f" ON {app}.{quote(link.target_field.column)} = {m2m}.{quote(link.column)}"
+            f" WHERE {app}.{quote(app_meta.get_field('client_id').column)} = %s LIMIT 1)"
+        )
+    _LOOKUP_SQL[key] = fragment
+    return fragment
+
+
+def _orm_save(row: TokenActivity, alias: str, lookup: bool) -> None:
+    """The same row through ``Model.save()`` (a backend or field the compiled INSERT does not handle)."""
+    if lookup:
+        applications = M2MApplication.objects.using(alias).filter(application__client_id=row.client_id)
+        row.application_id = Subquery(applications.order_by().values("pk")[:1])
+    connection = connections[alias]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        row.save(using=alias)
+        return
+    with transaction.atomic(using=alias):
+        # PostgreSQL docs, 28.4 "Asynchronous Commit": for this transaction only, COMMIT
+        # returns without waiting for the WAL flush; the data stays consistent.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        row.save(using=alias)
+
+
+def _insert(row: TokenActivity, alias: str, lookup: bool) -> None:
+    connection = connections[alias]
+    fragment = _application_by_client_id(connection) if lookup else None
+    if lookup and fragment is None:
+        _orm_save(row, alias, lookup)
+        return
+    fragments = {"application_id": (fragment, row.client_id)} if fragment else None
+    # PostgreSQL, autocommit: one statement whose commit does not wait for the WAL flush.
+    no_flush_wait = connection.vendor == "postgresql" and not connection.in_atomic_block
+    if not insert_row(row, alias, no_flush_wait=no_flush_wait, fragments=fragments):
+        _orm_save(row, alias, lookup)
+
+
+def _save(row: TokenActivity, *, lookup: bool = False) -> None:
     """INSERT the row in a transaction that does not wait for the disk.
+
+    ``lookup``: the application is not known; the INSERT resolves it from the row's client ID.
 
     The row is visible to every connection when the INSERT returns and it survives the death of
     the worker process (the database server holds it); only a crash of the database server itself
@@ -174,22 +239,18 @@ def _save(row: TokenActivity) -> None:
     """
     alias = router.db_for_write(TokenActivity)
     connection = connections[alias]
-    if connection.vendor != "postgresql" and not connection.in_atomic_block:
-        row.save(using=alias)  # one autocommitted statement; SQLite's durability is the connection's
-        return
-    if connection.in_atomic_block:
-        # A failed INSERT must not doom the caller's transaction.
-        with transaction.atomic(using=alias):
-            row.save(using=alias)
-        return
-    if insert_without_flush_wait(row, alias):  # one statement: set_config(..., true) is SET LOCAL
-        return
-    with transaction.atomic(using=alias):
-        # PostgreSQL docs, 28.4 "Asynchronous Commit": for this transaction only, COMMIT
-        # returns without waiting for the WAL flush; the data stays consistent.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
-        row.save(using=alias)
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic(using=alias):  # a failed INSERT must not doom the caller's transaction
+                _insert(row, alias, lookup)
+        else:
+            _insert(row, alias, lookup)
+    except IntegrityError:
+        if lookup or row.application_id is None:
+            raise
+        # The application was deleted since it authenticated: record the request without it.
+        row.application_id = None
+        _save(row)
 
 
 def record_token_request(request: HttpRequest, response: HttpResponse, *, client_ip: str | None = None) -> None:
@@ -197,7 +258,8 @@ def record_token_request(request: HttpRequest, response: HttpResponse, *, client
     if not m2m_settings.TOKEN_ACTIVITY_LOG or response.status_code in NOT_RECORDED_STATUSES:
         return
     try:
-        _save(build_activity(request, response, client_ip))
+        row = build_activity(request, response, client_ip)
+        _save(row, lookup=bool(row.client_id) and not hasattr(request, APPLICATION_NOTE))
     except Exception:
         logger.exception("Could not record token activity (the token response is unaffected)")
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import logging
 from http import HTTPStatus
-from unittest import mock
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.test import override_settings
 
 from logto_m2m_django.models import Outcome, TokenActivity
@@ -128,8 +127,15 @@ def test_setting_turns_recording_off(api_client, shop):
 
 @pytest.mark.django_db
 def test_recording_failure_never_breaks_the_token_response(api_client, shop, caplog):
+    table = connection.ops.quote_name(TokenActivity._meta.db_table)
+
+    def disk_full(execute, sql, params, many, context):
+        if sql.startswith(f"INSERT INTO {table}"):
+            raise DatabaseError("disk full")
+        return execute(sql, params, many, context)
+
     with (
-        mock.patch.object(TokenActivity, "save", side_effect=DatabaseError("disk full")),
+        connection.execute_wrapper(disk_full),
         caplog.at_level(logging.ERROR, logger="logto_m2m_django.activity"),
     ):
         response = post_token(api_client, shop, scope="read:products")

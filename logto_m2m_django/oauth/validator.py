@@ -29,6 +29,7 @@ from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 from .. import grants
 from .._internal.prepared import PreparedValues
+from ..activity import APPLICATION_NOTE
 from ..claims import context as claims_context
 from ..claims import hook as claims_hook
 from ..conf import m2m_settings
@@ -263,6 +264,8 @@ class M2MOAuth2Validator(OAuth2Validator):
         request.client = client
         request.client_id = client.client_id
         note("m2m_secret_name", client.secret_name)  # which copy of the credential is in use (activity log)
+        # The activity row's application, without a lookup: M2MApplication's pk is the DOT Application's.
+        note(APPLICATION_NOTE, client.pk if client.is_m2m else None)
         return True
 
     def authenticate_client_id(self, client_id: str, request: Request, *args: Any, **kwargs: Any) -> bool:
