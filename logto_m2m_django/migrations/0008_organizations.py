@@ -3,6 +3,7 @@
 import django.db.models.deletion
 import logto_m2m_django.models._fields
 from django.db import migrations, models
+from logto_m2m_django._internal.compat import check_constraint
 
 
 class Migration(migrations.Migration):
@@ -84,7 +85,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'organization permission',
                 'verbose_name_plural': 'organization permissions',
                 'ordering': ('name',),
-                'constraints': [models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_org_scope_name_set')],
+                'constraints': [check_constraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_org_scope_name_set')],
             },
         ),
         migrations.AddField(
@@ -94,7 +95,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='organization',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_organization_name_set'),
+            constraint=check_constraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_organization_name_set'),
         ),
         migrations.AddConstraint(
             model_name='organizationmembership',
@@ -102,10 +103,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='organizationrole',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_org_role_name_set'),
+            constraint=check_constraint(condition=models.Q(('name', ''), _negated=True), name='logto_m2m_org_role_name_set'),
         ),
         migrations.AddConstraint(
             model_name='organizationrole',
-            constraint=models.CheckConstraint(condition=models.Q(('type__in', ['MachineToMachine', 'User'])), name='logto_m2m_org_role_type_valid'),
+            constraint=check_constraint(condition=models.Q(('type__in', ['MachineToMachine', 'User'])), name='logto_m2m_org_role_type_valid'),
         ),
     ]

@@ -56,16 +56,23 @@ def check_redirect(from_url: str, to_url: str, *, method: str, code: int, with_c
         raise RedirectRefusedError(f"{from_url} answered {code} to a {method}; only 307 or 308 keep the request.")
 
 
+#: Python 3.11 taught urllib's redirect handler 308 (RFC 9110 §15.4.9); 3.10's treats it as an error.
+_KNOWS_308 = hasattr(urllib.request.HTTPRedirectHandler, "http_error_308")
+
+
 class SafeRedirectHandler(urllib.request.HTTPRedirectHandler):
     """urllib's redirect handling with :func:`check_redirect` applied to every hop."""
+
+    # On Python 3.10, 308 is followed like 307 (below), as newer Pythons do.
+    http_error_308 = urllib.request.HTTPRedirectHandler.http_error_302
 
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
         method = req.get_method()
         with_credentials = req.has_header("Authorization") or req.data is not None
         check_redirect(req.full_url, newurl, method=method, code=code, with_credentials=with_credentials)
-        if method in ("GET", "HEAD"):
+        if method in ("GET", "HEAD") and (code != 308 or _KNOWS_308):
             return super().redirect_request(req, fp, code, msg, headers, newurl)
-        # A 307/308 within the origin: the same method, headers and body to the new URL.
+        # A 307/308 within the origin (or a 308 on Python 3.10): the same method, headers and body.
         return urllib.request.Request(  # noqa: S310 - the scheme is checked above
             newurl, data=req.data, headers=dict(req.headers), method=method, origin_req_host=req.origin_req_host
         )
