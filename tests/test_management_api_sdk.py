@@ -105,24 +105,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 def test_logto_sdk_manages_resources_roles_and_apps(node_modules: Path, server: tuple[str, dict[str, str]]) -> None:
     base, env = server
     credentials = json.loads(_manage(env, "m2m", "bootstrap", "--json", "--name", "SDK driver"))
-    result = subprocess.run(
-        ["node", "sdk_roundtrip.mjs"],
-        cwd=NODE_DIR,
-        env={
-            **os.environ,
-            "BASE_URL": base,
-            "CLIENT_ID": credentials["client_id"],
-            "CLIENT_SECRET": credentials["client_secret"],
-            "API_INDICATOR": MANAGEMENT_INDICATOR,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    out: dict[str, Any] = json.loads(result.stdout)
-    assert out["ok"], out.get("failure")
-    assert "is not equal to the expected value" not in result.stderr  # the token carried scope=all
+    out, stderr = _run_node("sdk_roundtrip.mjs", base, credentials)
+    assert "is not equal to the expected value" not in stderr  # the token carried scope=all
 
     resource, scope, role, app = (
         out[k]["data"] for k in ("createResource", "createScope", "createRole", "createApplication")
@@ -182,7 +166,8 @@ def test_logto_sdk_manages_resources_roles_and_apps(node_modules: Path, server: 
     assert "scope" not in token.json()
 
 
-def _run_node(script: str, base: str, credentials: dict[str, Any]) -> dict[str, Any]:
+def _run_node(script: str, base: str, credentials: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Run a Node script of tests/node against ``base``; its JSON output (which must say ok) and its stderr."""
     result = subprocess.run(
         ["node", script],
         cwd=NODE_DIR,
@@ -200,7 +185,7 @@ def _run_node(script: str, base: str, credentials: dict[str, Any]) -> dict[str, 
     assert result.returncode == 0, result.stderr
     out: dict[str, Any] = json.loads(result.stdout)
     assert out["ok"], out.get("failure")
-    return out
+    return out, result.stderr
 
 
 def test_logto_sdk_sets_up_an_organization(node_modules: Path, server: tuple[str, dict[str, str]]) -> None:
@@ -208,7 +193,7 @@ def test_logto_sdk_sets_up_an_organization(node_modules: Path, server: tuple[str
     of organization tokens."""
     base, env = server
     credentials = json.loads(_manage(env, "m2m", "bootstrap", "--json", "--name", "SDK driver"))
-    out = _run_node("sdk_organizations.mjs", base, credentials)
+    out, _stderr = _run_node("sdk_organizations.mjs", base, credentials)
 
     for label in ("createResourceScope", "createOrganizationScope", "createOrganizationRole", "createOrganization"):
         assert out[label]["status"] == HTTPStatus.CREATED, (label, out[label])
