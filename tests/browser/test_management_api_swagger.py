@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -17,15 +16,13 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Pyt
 pytest.importorskip("gunicorn", reason="the browser tests serve the example project with gunicorn")
 
 from .server import AdminServer, admin_server  # noqa: E402
+from .test_admin_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-#: Debian's package installs `chromium`, Ubuntu's and others `chromium-browser`: found on PATH, wherever it is.
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ""
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM, reason="needs Chromium on PATH (`chromium` or `chromium-browser`)"),
 ]
 UI_TIMEOUT_MS = 15_000
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
