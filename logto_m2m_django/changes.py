@@ -14,7 +14,14 @@ so either source can be compared with the version seen last. Never a query per r
 
 Cache writes go through :mod:`._internal.sharedcache` (one circuit breaker), and the cache entry
 expires after :data:`CACHE_TTL_SECONDS`: a notice whose cache write was lost (cache down at the
-time) is still read from the database once the entry is gone.
+time) is still read from the database once the entry is gone. A watcher made with
+``database_only=True`` reads the counter row itself, whatever the cache says: the backstop of a reader
+that otherwise trusts the cache's copy (the grant cache, :mod:`logto_m2m_django.grant_cache`).
+
+The process that makes a change learns of it at once: :func:`subscribe` registers a callback run when
+the change is announced (so the rest of its transaction, and a test's, already sees it) and again
+after it commits (so that nothing read by another thread in between survives). A transaction that
+announces one channel several times bumps its counter once.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
@@ -50,11 +58,62 @@ def _cache_alias() -> str | None:
     return alias if sharedcache.is_shared(alias) else None
 
 
+#: Callbacks of this process per channel (see :func:`subscribe`).
+_listeners: dict[str, list[Callable[[], None]]] = {}
+
+
+def subscribe(channel: str, callback: Callable[[], None]) -> None:
+    """Run ``callback`` in this process whenever this process announces a change on ``channel``:
+    at once, and again once the change has committed."""
+    _listeners.setdefault(channel, []).append(callback)
+
+
+def _tell_listeners(channel: str) -> None:
+    for callback in _listeners.get(channel, ()):
+        callback()
+
+
+class _Publication:
+    """The on-commit callback of one announcement; found again by a later announcement of the same
+    channel in the same transaction, which then bumps nothing more."""
+
+    __slots__ = ("channel", "version")
+
+    def __init__(self, channel: str, version: int) -> None:
+        self.channel = channel
+        self.version = version
+
+    def __call__(self) -> None:
+        _publish(self.channel, self.version)
+        _tell_listeners(self.channel)
+
+
+def _pending(channel: str) -> _Publication | None:
+    """This channel's announcement already waiting for the current transaction's commit, if any.
+
+    Django drops the on-commit callbacks of a savepoint that rolls back, so a callback still queued
+    belongs to a bump that is still part of the transaction.
+    """
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return None
+    for entry in connection.run_on_commit:
+        callback = entry[1]
+        if isinstance(callback, _Publication) and callback.channel == channel:
+            return callback
+    return None
+
+
 def announce(channel: str) -> int:
     """Record a change on ``channel`` in the current transaction; returns the new version.
 
-    Every process notices it within ``KEY_CHANGE_CHECK_SECONDS`` after the commit.
+    Every process notices it within ``KEY_CHANGE_CHECK_SECONDS`` after the commit; this process's
+    :func:`subscribe` callbacks run at once and after the commit.
     """
+    _tell_listeners(channel)
+    pending = _pending(channel)
+    if pending is not None:
+        return pending.version
     with transaction.atomic():
         bumped = ChangeCounter.objects.filter(pk=channel).update(version=F("version") + 1)
         if not bumped:
@@ -65,7 +124,7 @@ def announce(channel: str) -> int:
                 ChangeCounter.objects.filter(pk=channel).update(version=F("version") + 1)
         # The row is locked by our UPDATE until commit: this is our own number.
         version = int(ChangeCounter.objects.filter(pk=channel).values_list("version", flat=True).get())
-    transaction.on_commit(lambda: _publish(channel, version))
+    transaction.on_commit(_Publication(channel, version))
     return version
 
 
@@ -92,6 +151,31 @@ def _database_version(channel: str) -> int | None:
     return int(row or 0)
 
 
+#: :func:`read_shared`'s answer when the shared cache is absent or not answering.
+UNAVAILABLE = object()
+
+
+def shared_key(channel: str) -> str | None:
+    """The channel's key in the shared cache (without the cache's prefix), or None when there is no shared
+    cache: for a caller that reads it within a round trip of its own (the throttle's pipeline)."""
+    return cache_key(channel) if _cache_alias() is not None else None
+
+
+def read_shared(channel: str) -> object:
+    """The channel's version as the shared cache holds it: an int, None when the entry is missing, or
+    :data:`UNAVAILABLE` when there is no shared cache or it does not answer. One cache GET."""
+    alias = _cache_alias()
+    if alias is None:
+        return UNAVAILABLE
+    value = sharedcache.call(alias, lambda c: c.get(cache_key(channel)), UNAVAILABLE)
+    return value if value is UNAVAILABLE else as_version(value)
+
+
+def as_version(value: object) -> int | None:
+    """A cached value as a version number (None for a missing or foreign value)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def read_version(channel: str) -> int | None:
     """The channel's version: from the shared cache when it answers, else from the database.
 
@@ -101,8 +185,8 @@ def read_version(channel: str) -> int | None:
     if alias is None:
         return _database_version(channel)
     missing = sharedcache.unavailable()
-    value = sharedcache.call(alias, lambda c: c.get(cache_key(channel), missing), missing)
-    if isinstance(value, int) and not isinstance(value, bool):
+    value = as_version(sharedcache.call(alias, lambda c: c.get(cache_key(channel), missing), missing))
+    if value is not None:
         return value
     version = _database_version(channel)
     if version is not None and sharedcache.breaker.usable():
@@ -115,8 +199,9 @@ def read_version(channel: str) -> int | None:
 class Watcher:
     """Tells one process, cheaply, when a channel changed in any process."""
 
-    def __init__(self, channel: str) -> None:
+    def __init__(self, channel: str, *, database_only: bool = False) -> None:
         self.channel = channel
+        self.database_only = database_only
         self.seen: int | None = None
         self._next_check = -1e18
         self._lock = threading.Lock()
@@ -140,7 +225,7 @@ class Watcher:
             if now < self._next_check:
                 return False
             self._next_check = now + interval
-            version = read_version(self.channel)
+            version = _database_version(self.channel) if self.database_only else read_version(self.channel)
             if version is None or version == self.seen:
                 return False
             self.seen = version
@@ -157,9 +242,9 @@ class Watcher:
 _watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()
 
 
-def watcher(channel: str) -> Watcher:
+def watcher(channel: str, *, database_only: bool = False) -> Watcher:
     """A new watcher of ``channel``, reset when the settings change."""
-    created = Watcher(channel)
+    created = Watcher(channel, database_only=database_only)
     _watchers.add(created)
     return created
 

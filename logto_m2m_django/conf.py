@@ -42,6 +42,11 @@ DEFAULTS: dict[str, Any] = {
     # validation, JWKS): one THROTTLE_CACHE read, or one indexed DB read without a shared cache, per
     # interval per process (logto_m2m_django.changes). 0 turns it off (changes arrive after KEY_CACHE_SECONDS).
     "KEY_CHANGE_CHECK_SECONDS": 5,
+    # The token endpoint keeps the clients and grants it read in each process (0 SQL reads per token
+    # request in steady state), emptied by every change in every process: from the next request with a
+    # shared THROTTLE_CACHE, within KEY_CHANGE_CHECK_SECONDS without one (logto_m2m_django.grant_cache).
+    # An entry is kept at most this many seconds (the bound for changes made outside the ORM). 0 = off.
+    "GRANT_CACHE_SECONDS": 300,
     # Default grace period of a key rotation, in seconds (`m2m rotate-keys`, the admin, the Management API):
     # the new key is published at once as Next and signs from then on. 0 = immediate rotation.
     "KEY_ROTATION_GRACE_PERIOD": 0,
@@ -182,6 +187,10 @@ class M2MSettings:
     @property
     def KEY_CHANGE_CHECK_SECONDS(self) -> float:  # noqa: N802
         return float(self._values()["KEY_CHANGE_CHECK_SECONDS"])
+
+    @property
+    def GRANT_CACHE_SECONDS(self) -> float:  # noqa: N802
+        return max(0.0, float(self._values()["GRANT_CACHE_SECONDS"]))
 
     @property
     def KEY_ROTATION_GRACE_PERIOD(self) -> float:  # noqa: N802

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from oauth2_provider.models import get_application_model
 
+from .grant_cache import announce_change
 from .models import ApplicationSecret, M2MApplication, Resource, Role, Scope
 from .secrets import generate_id, generate_secret, hash_secret
 
@@ -72,6 +73,7 @@ def revoke_default_secret(m2m: M2MApplication) -> bool:
     # update() skips DOT's ClientSecretField.pre_save, which would hash the empty string;
     # an empty hash matches no secret (see oauth.validator.authenticate).
     application_model.objects.filter(pk=application.pk).update(client_secret="")
+    announce_change()  # DOT's queryset sends no signal: every process must drop the old secret
     m2m.application.client_secret = ""
     return True
 

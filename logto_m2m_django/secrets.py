@@ -56,7 +56,28 @@ def _hash_keys() -> list[bytes]:
 
 @on_reload
 def _clear_derived_keys() -> None:
+    global _credential_key
     _derive.cache_clear()
+    _credential_key = None
+
+
+_credential_key: bytes | None = None
+
+
+def credential_digest(client_id: str, secret: str) -> str:
+    """A keyed hash (HMAC-SHA-256, 128 bits in hex) of the credentials presented, as a cache key.
+
+    It names a client's own throttle budget and its entry in the grant cache. Keyed (under a key
+    derived from the first secret-hash key) so that no cache holds anything from which a secret
+    could be guessed offline.
+    """
+    global _credential_key
+    key = _credential_key
+    if key is None:
+        material = m2m_settings.SECRET_HASH_KEYS[0].encode("utf-8", "surrogatepass")
+        key = _credential_key = hashlib.sha256(b"logto_m2m_django.credentials\x00" + material).digest()
+    message = f"{client_id}\x00{secret}".encode("utf-8", "surrogatepass")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def _digest(key: bytes, salt: str, secret: str) -> str:

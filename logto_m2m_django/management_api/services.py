@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from oauth2_provider.models import get_application_model
 
+from ..grant_cache import announce_change
 from ..models import ApplicationSecret, M2MApplication, Role
 from ..provisioning import create_application
 
@@ -46,6 +47,7 @@ def move_legacy_secret(m2m: M2MApplication, name: str = LEGACY_SECRET_NAME) -> A
     row = ApplicationSecret.objects.create(application=m2m, name=_free_name(m2m, name), secret_hash=encoded)
     # update() skips DOT's ClientSecretField.pre_save, which would hash the empty string.
     get_application_model().objects.filter(pk=application.pk).update(client_secret="")
+    announce_change()  # DOT's queryset sends no signal: every process must drop the old secret
     m2m.application.client_secret = ""
     return row
 

@@ -11,10 +11,11 @@ from oauth2_provider.settings import oauth2_settings
 
 from .._internal.compat import check_constraint
 from ._fields import validate_custom_data
+from ._notify import AnnouncingQuerySet
 from .roles import Role
 
 
-class M2MApplicationQuerySet(models.QuerySet["M2MApplication"]):
+class M2MApplicationQuerySet(AnnouncingQuerySet["M2MApplication"]):
     def enabled(self) -> M2MApplicationQuerySet:
         return self.filter(is_enabled=True)
 
@@ -79,7 +80,7 @@ class M2MApplication(models.Model):
         return str(self.application.name)
 
 
-class ApplicationSecretQuerySet(models.QuerySet["ApplicationSecret"]):
+class ApplicationSecretQuerySet(AnnouncingQuerySet["ApplicationSecret"]):
     def active(self, now: datetime | None = None) -> ApplicationSecretQuerySet:
         now = now or timezone.now()
         return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))

@@ -7,9 +7,10 @@ from django.utils.translation import gettext_lazy as _
 
 from .._internal.compat import check_constraint
 from ._fields import new_id, validate_indicator, validate_scope_name
+from ._notify import AnnouncingQuerySet
 
 
-class ResourceQuerySet(models.QuerySet["Resource"]):
+class ResourceQuerySet(AnnouncingQuerySet["Resource"]):
     def default(self) -> ResourceQuerySet:
         return self.filter(is_default=True)
 
@@ -68,6 +69,8 @@ class Scope(models.Model):
     name = models.CharField(_("name"), max_length=256, validators=[validate_scope_name])
     description = models.TextField(_("description"), blank=True, default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = AnnouncingQuerySet["Scope"].as_manager()
 
     class Meta:
         verbose_name = _("permission (scope)")

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .._internal.compat import check_constraint
 from ._fields import new_id
+from ._notify import AnnouncingQuerySet
 from .resources import Scope
 
 
@@ -15,7 +16,7 @@ class RoleType(models.TextChoices):
     USER = "User", _("User")
 
 
-class RoleQuerySet(models.QuerySet["Role"]):
+class RoleQuerySet(AnnouncingQuerySet["Role"]):
     def machine_to_machine(self) -> RoleQuerySet:
         return self.filter(type=RoleType.MACHINE_TO_MACHINE)
 

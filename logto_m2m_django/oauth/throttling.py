@@ -36,7 +36,6 @@ one warning per outage, the cache left alone for its retry period.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import time
 from dataclasses import dataclass
@@ -45,7 +44,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from .._internal.counters import Counter, Step, exchange, increment
+from ..changes import UNAVAILABLE
 from ..conf import m2m_settings, on_reload
+from ..secrets import credential_digest
 from .errors import error_response
 from .validator import decode_basic
 
@@ -110,7 +111,6 @@ def parse_rate(text: Any) -> Rate:
 
 
 _rates: dict[str, Rate] | None = None
-_credential_key: bytes | None = None
 _warned: set[str] = set()
 
 
@@ -125,10 +125,9 @@ def configured_rates() -> dict[str, Rate]:
 
 @on_reload
 def reset() -> None:
-    """Forget parsed rates, the credential key and the one-time warnings (settings changed)."""
-    global _rates, _credential_key
+    """Forget parsed rates and the one-time warnings (settings changed)."""
+    global _rates
     _rates = None
-    _credential_key = None
     _warned.clear()
 
 
@@ -191,21 +190,6 @@ def _credentials_from_header(request: HttpRequest) -> tuple[str, str] | None:
     return decode_basic(value) or ("", "")
 
 
-def _credential_digest(client_id: str, secret: str) -> str:
-    """A keyed hash of the credentials presented: the key of the client's own budget.
-
-    Keyed (HMAC-SHA-256 under a key derived from the secret-hash key) so that the cache
-    holds nothing from which a secret could be guessed offline.
-    """
-    global _credential_key
-    key = _credential_key
-    if key is None:
-        material = m2m_settings.SECRET_HASH_KEYS[0].encode("utf-8", "surrogatepass")
-        key = _credential_key = hashlib.sha256(b"logto_m2m_django.throttle\x00" + material).digest()
-    message = f"{client_id}\x00{secret}".encode("utf-8", "surrogatepass")
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
-
-
 def _key(kind: str, ident: str, rate: Rate, index: int) -> str:
     # Hashed: any client-supplied string becomes a short key that every cache accepts.
     digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -225,6 +209,8 @@ class _Throttle:
     claimed: str = ""
     credentials_counted: bool = False
     retry_after: int = 0
+    #: Plain keys read in the first round trip (see :func:`check_request`'s ``peek``).
+    peeked: dict[str, int | None] | None = None
 
     def counter(self, kind: str, ident: str) -> tuple[Counter, Rate, int] | None:
         rate = self.rates.get(kind)
@@ -233,7 +219,9 @@ class _Throttle:
         index, left = rate.window(self.now)
         return Counter(_key(kind, ident, rate, index), rate.period + 1), rate, left
 
-    def run(self, increments: list[str], reads: list[str], client: tuple[str, str] | None) -> HttpResponse | None:
+    def run(
+        self, increments: list[str], reads: list[str], client: tuple[str, str] | None, peek: tuple[str, ...] = ()
+    ) -> HttpResponse | None:
         """Count (kinds in ``increments``), read (kinds in ``reads``) and then spend the client's budget.
 
         ``ip`` and ``failed_ip`` are keyed by the address, ``failed`` by (address, claimed ID).
@@ -241,8 +229,8 @@ class _Throttle:
         idents = {"ip": self.ip, "failed_ip": self.ip, "failed": f"{self.ip}\x00{self.claimed}" if self.claimed else ""}
         first_incr = [c for c in (self.counter(kind, idents[kind]) for kind in increments) if c]
         first_read = [c for c in (self.counter(kind, idents[kind]) for kind in reads) if c]
-        own = self.counter("client", _credential_digest(*client)) if client and client[0] else None
-        if not first_incr and not first_read and own is None:
+        own = self.counter("client", credential_digest(*client)) if client and client[0] else None
+        if not first_incr and not first_read and own is None and not peek:
             return None
         # Increments are over the limit past it; reads (failures already counted) at it.
         checks = [(rate, left, rate.limit + 1) for _c, rate, left in first_incr]
@@ -256,10 +244,11 @@ class _Throttle:
             Step([c for c, _r, _l in first_incr], [c.key for c, _r, _l in first_read]),
             Step([own[0]] if own else []),
             refused,
+            peek,
         )
         if result is None:  # the cache is unavailable: fail open
             return None
-        values, spent = result
+        values, spent, self.peeked = result
         for (_rate, left, bound), value in zip(checks, values, strict=True):
             if value >= bound:
                 self.retry_after = max(self.retry_after, left)
@@ -278,11 +267,12 @@ def _throttled(retry_after: int) -> HttpResponse:
     )
 
 
-def check_request(request: HttpRequest) -> HttpResponse | None:
+def check_request(request: HttpRequest, peek: tuple[str, ...] = ()) -> HttpResponse | None:
     """Before the body is read: count the address, check its failures; a 429 response, or None.
 
     With Basic credentials this also checks the (address, client) failures and spends the
-    client's own budget, all in the same round trip.
+    client's own budget, all in the same round trip, which also reads the plain keys of ``peek``
+    (:func:`peeked` returns them).
     """
     rates = configured_rates()
     if not rates:
@@ -295,7 +285,16 @@ def check_request(request: HttpRequest) -> HttpResponse | None:
         state.claimed = credentials[0]
         state.credentials_counted = True
         reads.append("failed")
-    return state.run(["ip"], reads, credentials)
+    return state.run(["ip"], reads, credentials, peek)
+
+
+def peeked(request: HttpRequest, key: str) -> object:
+    """The value of ``key`` read by :func:`check_request` (an int, or None when missing), or
+    ``changes.UNAVAILABLE`` when it was not read there (throttling off, the cache unavailable)."""
+    state: _Throttle | None = getattr(request, _STATE_ATTR, None)
+    if state is None or state.peeked is None or key not in state.peeked:
+        return UNAVAILABLE
+    return state.peeked[key]
 
 
 def check_credentials(request: HttpRequest, params: list[tuple[str, str]]) -> HttpResponse | None:

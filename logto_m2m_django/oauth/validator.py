@@ -16,7 +16,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote_plus
 
 from django.db.models import Subquery
@@ -33,10 +33,11 @@ from ..activity import APPLICATION_NOTE
 from ..claims import context as claims_context
 from ..claims import hook as claims_hook
 from ..conf import m2m_settings
+from ..grant_cache import MISSING, grant_cache
 from ..models import ApplicationSecret, M2MApplication
 from ..models._fields import indicator_problem
-from ..secrets import hash_secret, is_fast_hash, verify_each
-from ._context import note
+from ..secrets import credential_digest, hash_secret, is_fast_hash, verify_each
+from ._context import current_request, note
 from .errors import ExpiredSecretError, InvalidTargetError
 from .organizations import organization_grant, organization_param
 
@@ -64,6 +65,10 @@ class AuthenticatedClient:
     secret_name: str = ""
     #: ``context.application`` for the custom-claims hook; None when no hook is configured.
     application: dict[str, Any] | None = field(default=None, repr=False)
+    #: When the named secret that matched expires (None: never, or the default secret).
+    secret_expires_at: datetime | None = None
+    #: Its key in the grant cache (the credential digest); None when it was not looked up there.
+    cache_key: str | None = None
 
 
 class ClientCredentials:
@@ -179,8 +184,12 @@ def _load_client(client_id: str) -> list[dict[str, Any]]:
     return _prepared_client_query(client_id)
 
 
-def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
+def authenticate(credentials: ClientCredentials, generation: int | None = None) -> AuthenticatedClient | None:
     """Check the secret against the default secret and every named secret.
+
+    ``generation`` (from :meth:`GrantCache.start`, None: no cache) lets a client that authenticated with
+    this very secret before be answered from the process's grant cache, without SQL; any other
+    presentation, a wrong secret included, takes the database path below.
 
     An unknown client ID does the same work as a wrong secret (no enumeration, DESIGN §3): the same query
     returning one application's rows, the same row conversion, and the same number of HMACs
@@ -191,6 +200,14 @@ def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
     if not client_id or not secret or not _plausible(client_id) or not _plausible(secret):
         verify_each(secret or "", [])
         return None
+    digest = None
+    if generation is not None:
+        digest = credential_digest(client_id, secret)
+        cached = grant_cache.client(digest)
+        if cached is not None:
+            if cached.secret_expires_at is not None and cached.secret_expires_at <= timezone.now():
+                raise ExpiredSecretError()
+            return cached
     rows = _load_client(client_id)
     # Client IDs are public; compare_digest only keeps this test as flat as the rest.
     genuine = bool(rows) and hmac.compare_digest(str(rows[0]["client_id"]).encode(), client_id.encode())
@@ -207,7 +224,7 @@ def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
         if expires_at is not None and expires_at <= timezone.now():
             raise ExpiredSecretError()
     _upgrade_slow_hash(app, matched, secret)
-    return AuthenticatedClient(
+    client = AuthenticatedClient(
         pk=app["pk"],
         client_id=app["client_id"],
         is_m2m=app["m2m__is_enabled"] is not None,
@@ -218,7 +235,12 @@ def authenticate(credentials: ClientCredentials) -> AuthenticatedClient | None:
         secret_name="" if matched is None else matched["m2m__secrets__name"],
         last_used_at=app["m2m__last_used_at"] if matched is None else matched["m2m__secrets__last_used_at"],
         application=claims_context.application_from_row(app) if "m2m__custom_data" in app else None,
+        secret_expires_at=None if matched is None else matched["m2m__secrets__expires_at"],
     )
+    if digest is not None:
+        client.cache_key = digest
+        grant_cache.store_client(digest, client, generation)
+    return client
 
 
 def _upgrade_slow_hash(app: dict[str, Any], matched: dict[str, Any] | None, secret: str) -> None:
@@ -237,16 +259,37 @@ def _upgrade_slow_hash(app: dict[str, Any], matched: dict[str, Any] | None, secr
         ).update(secret_hash=hash_secret(secret))
 
 
-def stamp_last_used(client: AuthenticatedClient) -> None:
-    """Record when a secret was used, at most once per ``LAST_USED_WRITE_INTERVAL``."""
+def _cache_generation() -> int | None:
+    """The grant cache's generation noted by the token view for this request; None: no cache."""
+    django_request = current_request.get()
+    return getattr(django_request, "m2m_cache_generation", None) if django_request is not None else None
+
+
+def _grant_for(application_pk: Any, indicator: str | None, generation: int | None) -> grants.Grant | None:
+    """:func:`grants.grant_for`, from the process's grant cache when it holds the answer."""
+    if generation is not None:
+        cached = grant_cache.grant(application_pk, indicator)
+        if cached is not MISSING:
+            return cast("grants.Grant | None", cached)
+    grant = grants.grant_for(application_pk, indicator)
+    grant_cache.store_grant(application_pk, indicator, grant, generation)
+    return grant
+
+
+def stamp_last_used(client: AuthenticatedClient, digest: str | None = None) -> None:
+    """Record when a secret was used, at most once per ``LAST_USED_WRITE_INTERVAL`` (per process when the
+    client came from the grant cache under ``digest``, whose copy is then stamped too)."""
     now = timezone.now()
     last = client.last_used_at
     if last is not None and now - last < timedelta(seconds=m2m_settings.LAST_USED_WRITE_INTERVAL):
         return
+    # Stamps announce no change (quiet fields, models._notify): they alter no grant.
     if client.secret_id is None:
         M2MApplication.objects.filter(pk=client.pk).update(last_used_at=now)
     else:
         ApplicationSecret.objects.filter(pk=client.secret_id).update(last_used_at=now)
+    if digest is not None:
+        grant_cache.touch_client(digest, last_used_at=now)
 
 
 class M2MOAuth2Validator(OAuth2Validator):
@@ -258,7 +301,8 @@ class M2MOAuth2Validator(OAuth2Validator):
     def authenticate_client(self, request: Request, *args: Any, **kwargs: Any) -> bool:
         credentials = parse_credentials(request)
         request.m2m_via_basic = credentials.via_basic
-        client = authenticate(credentials)
+        request.m2m_cache_generation = _cache_generation()
+        client = authenticate(credentials, request.m2m_cache_generation)
         if client is None:
             return False
         request.client = client
@@ -314,7 +358,7 @@ class M2MOAuth2Validator(OAuth2Validator):
             # RFC 8707 §2: an absolute URI without a fragment.
             raise InvalidTargetError(description=problem)
         else:
-            grant = grants.grant_for(client.pk, indicator)
+            grant = _grant_for(client.pk, indicator, getattr(request, "m2m_cache_generation", None))
         if grant is None:
             if indicator is None:
                 raise InvalidTargetError(description="No resource was requested and there is no default resource.")
@@ -338,7 +382,7 @@ class M2MOAuth2Validator(OAuth2Validator):
     def save_bearer_token(self, token: dict[str, Any], request: Request, *args: Any, **kwargs: Any) -> None:
         # JWT access tokens are self-contained: nothing is written but the
         # throttled last-used stamp.
-        stamp_last_used(request.client)
+        stamp_last_used(request.client, request.client.cache_key)
 
 
 def token_lifetime(request: Request) -> int:

@@ -17,7 +17,9 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from ..activity import record_token_request
+from ..changes import UNAVAILABLE
 from ..conf import SUPPORTED_ALGORITHMS, m2m_settings
+from ..grant_cache import grant_cache
 from ..keys import JWKS_MAX_AGE, KeyStoreError, key_store
 from . import throttling
 from .errors import NO_STORE, IssuerNotConfiguredError, error_body, error_response
@@ -181,7 +183,9 @@ class TokenView(APIView):
         django_request = request._request
         # The address limit comes first: a limited address makes the endpoint read no body and
         # write no activity row (429s are not recorded), malformed requests included.
-        limited = throttling.check_request(django_request)
+        # The grant cache's change notice is read in the throttle counters' round trip (shared cache).
+        notice = grant_cache.shared_key()
+        limited = throttling.check_request(django_request, (notice,) if notice else ())
         if limited is not None:
             return limited
         try:
@@ -192,6 +196,11 @@ class TokenView(APIView):
         limited = throttling.check_credentials(django_request, params)
         if limited is not None:
             return limited
+        # Before any read of clients or grants: what this request may take from the process's cache
+        # (never raises: a notice that can't be read leaves the cache as it is until the next check).
+        django_request.m2m_cache_generation = grant_cache.start(  # type: ignore[attr-defined]
+            throttling.peeked(django_request, notice) if notice else UNAVAILABLE
+        )
         try:
             _uri, _headers, body, status = get_core().create_token_response(django_request)
         except DatabaseError:

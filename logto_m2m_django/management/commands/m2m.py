@@ -11,6 +11,7 @@ from django.db import transaction
 
 from ...activity import PRUNE_BATCH_SIZE, prune
 from ...conf import SUPPORTED_ALGORITHMS, m2m_settings
+from ...grant_cache import announce_change
 from ...key_rotation import parse_duration, rotate_signing_key, short_grace_period
 from ...keys import KeyStoreError, key_store
 from ...models import KeyStatus, M2MApplication, Resource, Role, Scope, SigningKey
@@ -132,6 +133,12 @@ class Command(BaseCommand):
         prune.add_argument("--days", type=float, default=None, help="Keep this many days instead of the setting.")
         prune.add_argument("--dry-run", action="store_true", help="Count the rows, delete nothing.")
         prune.add_argument("--batch-size", type=int, default=PRUNE_BATCH_SIZE, help="Rows deleted per statement.")
+        sub.add_parser(
+            "announce-change",
+            help="Tell every process that applications, secrets, roles, resources or scopes changed: for changes "
+            "made outside Django's ORM (raw SQL, another program), which the token endpoint's cache would "
+            "otherwise keep for up to GRANT_CACHE_SECONDS.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["subcommand"] == "bootstrap":
@@ -145,8 +152,13 @@ class Command(BaseCommand):
             "delete-key": self.delete_key,
             "keys": self.list_keys,
             "prune-activity": self.prune_activity,
+            "announce-change": self.announce_change,
         }[options["subcommand"]]
         handler(**options)
+
+    def announce_change(self, **options: Any) -> None:
+        version = announce_change()
+        self.stdout.write(f"Announced (version {version}): every process reads clients and grants afresh.")
 
     # -- demo ----------------------------------------------------------------
 
