@@ -20,8 +20,7 @@ that otherwise trusts the cache's copy (the grant cache, :mod:`logto_m2m_django.
 
 The process that makes a change learns of it at once: :func:`subscribe` registers a callback run when
 the change is announced (so the rest of its transaction, and a test's, already sees it) and again
-after it commits (so that nothing read by another thread in between survives). A transaction that
-announces one channel several times bumps its counter once.
+after it commits (so that nothing read by another thread in between survives).
 """
 
 from __future__ import annotations
@@ -74,8 +73,7 @@ def _tell_listeners(channel: str) -> None:
 
 
 class _Publication:
-    """The on-commit callback of one announcement; found again by a later announcement of the same
-    channel in the same transaction, which then bumps nothing more."""
+    """The on-commit callback of one announcement: the shared cache's copy, then this process's listeners."""
 
     __slots__ = ("channel", "version")
 
@@ -88,22 +86,6 @@ class _Publication:
         _tell_listeners(self.channel)
 
 
-def _pending(channel: str) -> _Publication | None:
-    """This channel's announcement already waiting for the current transaction's commit, if any.
-
-    Django drops the on-commit callbacks of a savepoint that rolls back, so a callback still queued
-    belongs to a bump that is still part of the transaction.
-    """
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        return None
-    for entry in connection.run_on_commit:
-        callback = entry[1]
-        if isinstance(callback, _Publication) and callback.channel == channel:
-            return callback
-    return None
-
-
 def announce(channel: str) -> int:
     """Record a change on ``channel`` in the current transaction; returns the new version.
 
@@ -111,9 +93,6 @@ def announce(channel: str) -> int:
     :func:`subscribe` callbacks run at once and after the commit.
     """
     _tell_listeners(channel)
-    pending = _pending(channel)
-    if pending is not None:
-        return pending.version
     with transaction.atomic():
         bumped = ChangeCounter.objects.filter(pk=channel).update(version=F("version") + 1)
         if not bumped:

@@ -23,6 +23,7 @@ caches of every process, through the change notices of :mod:`logto_m2m_django.ch
   A wrong secret therefore always takes the database path, exactly as an unknown client ID does, so the
   cache reveals nothing about which IDs exist or are in use (DESIGN §3). Grants are kept per
   (application, resource) for applications that authenticated; organization tokens are always read.
+  The custom-claims hook always receives a copy of the application's context.
 * **Races.** A reader notes the cache's generation before it reads the database and stores its answer only
   if no invalidation happened meanwhile, so an answer read before a change can't outlive its notice.
 * **Bounds.** At most :data:`MAX_CLIENTS` clients and :data:`MAX_GRANTS` grants (least recently used
@@ -118,6 +119,12 @@ class GrantCache:
             self.clients.clear()
             self.grants.clear()
 
+    def reset(self) -> None:
+        """Empty the cache and look afresh at the notices, as a new process would."""
+        self.invalidate()
+        self._shared_seen = None
+        self._database.reset()
+
     def start(self, shared_version: object = changes.UNAVAILABLE) -> int | None:
         """Bring the cache up to date at the start of a token request; the generation its reads belong to.
 
@@ -160,7 +167,11 @@ class GrantCache:
         return replace(found)
 
     def store_client(self, digest: str, client: Any, generation: int | None) -> None:
-        self._store(self.clients, digest, replace(client), generation)
+        if generation is None:
+            return
+        # A copy of its own: the request goes on with (and the hook may change) the original.
+        stored = replace(client, application=copy.deepcopy(client.application))
+        self._store(self.clients, digest, stored, generation)
 
     def touch_client(self, digest: str, **changes_: Any) -> None:
         """Update fields of a stored client in place (e.g. the "last used" time just written)."""
@@ -201,7 +212,4 @@ def announce_change() -> int:
 changes.subscribe(CHANNEL, grant_cache.invalidate)
 
 
-@on_reload
-def _settings_changed() -> None:
-    grant_cache.invalidate()
-    grant_cache._shared_seen = None
+on_reload(grant_cache.reset)

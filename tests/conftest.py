@@ -44,23 +44,35 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_key_cache() -> Any:
-    """Each test sees the key table of its own transaction, not a previous test's keys (nor their notices:
-    the change counter is rolled back with each test, the cache entry and the version last seen are not)."""
+    """Each test sees the key table of its own transaction, not a previous test's keys, clients or grants (nor
+    their notices: the change counter is rolled back with each test, the cache entry and the version last seen
+    are not)."""
     from django.core.cache import caches
 
-    from logto_m2m_django import changes
+    from logto_m2m_django import changes, grant_cache
     from logto_m2m_django.drf import validation
 
     def forget() -> None:
         key_store.invalidate()
+        grant_cache.grant_cache.reset()
         changes.reset_watchers()
         validation._validator = None
         with contextlib.suppress(Exception):  # a test that configured an unreachable cache
-            caches["default"].delete(changes.cache_key("keys"))
+            caches["default"].delete_many([changes.cache_key("keys"), changes.cache_key(grant_cache.CHANNEL)])
 
     forget()
     yield
     forget()
+
+
+def cold_grant_cache() -> None:
+    """Empty this process's grant cache after it has taken its first look at the change notices (a read
+    made once per KEY_CHANGE_CHECK_SECONDS): the next token request reads the database, and a test that
+    counts its queries counts only the request's own."""
+    from logto_m2m_django.grant_cache import grant_cache
+
+    grant_cache.start()
+    grant_cache.invalidate()
 
 
 @pytest.fixture

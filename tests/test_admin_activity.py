@@ -14,6 +14,7 @@ from django.test import override_settings
 
 from logto_m2m_django.models import Outcome, TokenActivity
 from tests.admin_support import ADMIN, cells
+from tests.conftest import cold_grant_cache
 
 FORM = "application/x-www-form-urlencoded"
 CHANGELIST = f"{ADMIN}/tokenactivity/"
@@ -147,16 +148,21 @@ def test_recording_failure_never_breaks_the_token_response(api_client, shop, cap
 @pytest.mark.django_db(transaction=True)
 def test_successful_token_request_costs_two_reads_and_one_insert(api_client, shop, django_assert_num_queries):
     assert post_token(api_client, shop).status_code == HTTPStatus.OK  # first key, last-used stamp
+    cold_grant_cache()
     with django_assert_num_queries(3) as captured:
         assert post_token(api_client, shop, scope="read:products").status_code == HTTPStatus.OK
     statements = [q["sql"].lstrip().split()[0].upper() for q in captured.captured_queries]
     assert statements == ["SELECT", "SELECT", "INSERT"]
+    with django_assert_num_queries(1) as captured:  # the client and its grant from the grant cache
+        assert post_token(api_client, shop, scope="read:products").status_code == HTTPStatus.OK
+    assert captured.captured_queries[0]["sql"].lstrip().upper().startswith("INSERT")
 
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(LOGTO_M2M={**settings.LOGTO_M2M, "TOKEN_ACTIVITY_LOG": False})
 def test_no_insert_when_the_log_is_off(api_client, shop, django_assert_num_queries):
     post_token(api_client, shop)
+    cold_grant_cache()
     with django_assert_num_queries(2):
         assert post_token(api_client, shop).status_code == HTTPStatus.OK
 

@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from logto_m2m_django.claims import hook as claims_hook
 from logto_m2m_django.models import Outcome, Role, RoleType, TokenActivity
-from tests.conftest import SHOP
+from tests.conftest import SHOP, cold_grant_cache
 from tests.test_oauth_token import assert_error, decode, grant, post
 
 pytestmark = pytest.mark.django_db
@@ -188,8 +188,12 @@ def test_the_hook_does_not_change_the_sql_budget(no_activity_log, tenant, api_cl
     """DESIGN §8: two reads with a hook configured too (the context comes with the client query)."""
     with hooked(tenant_hook):
         issue(api_client, tenant)  # compiles the query
+        cold_grant_cache()
         with django_assert_num_queries(2):
             claims = issue(api_client, tenant)
+        with django_assert_num_queries(0):  # from the grant cache, context included
+            again = issue(api_client, tenant)
+    assert {k: v for k, v in again.items() if k != "jti"} == {k: v for k, v in claims.items() if k != "jti"}
     assert claims["tenant_id"] == "acme"
     assert SEEN[-1]["context"]["application"]["roles"] == [{"id": tenant.role.id, "name": "Shop reader"}]
 

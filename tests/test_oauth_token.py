@@ -20,7 +20,7 @@ from oauth2_provider.models import AccessToken, IDToken, RefreshToken, get_appli
 from logto_m2m_django.keys import key_store
 from logto_m2m_django.models import ApplicationSecret, M2MApplication, Resource, Scope, SigningKey
 from logto_m2m_django.provisioning import add_secret, create_application
-from tests.conftest import FORM, SHOP
+from tests.conftest import FORM, SHOP, cold_grant_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -157,6 +157,10 @@ def test_unknown_client_and_wrong_secret_cost_the_same_queries(
     no_activity_log, shop, api_client, django_assert_num_queries
 ):
     key_store.signing_material()
+    post(api_client, grant(), auth=shop.basic())  # the client is in the grant cache now
+    cold_grant_cache()
+    post(api_client, grant(), auth=shop.basic())
+    # A wrong secret is never answered from the cache: both take the database path.
     with django_assert_num_queries(1):
         post(api_client, grant(), auth=basic("no-such-app-000000000", shop.secret))
     with django_assert_num_queries(1):
@@ -578,33 +582,37 @@ def test_private_keys_are_not_stored_in_plaintext(shop, api_client):
 
 
 def test_default_secret_last_used_is_stamped_at_most_once_per_interval(
-    no_activity_log, shop, api_client, django_assert_num_queries
+    no_activity_log, shop, api_client, django_assert_num_queries, monkeypatch
 ):
     key_store.signing_material()
+    cold_grant_cache()
     with django_assert_num_queries(3):  # 2 reads + the first stamp
         assert post(api_client, grant(), auth=shop.basic()).status_code == HTTPStatus.OK
     first = M2MApplication.objects.get(pk=shop.app.pk).last_used_at
     assert first is not None
-    with django_assert_num_queries(2):  # stamped less than a minute ago: no write
+    with django_assert_num_queries(0):  # from the grant cache, stamped less than a minute ago: no write
         assert post(api_client, grant(), auth=shop.basic()).status_code == HTTPStatus.OK
     assert M2MApplication.objects.get(pk=shop.app.pk).last_used_at == first
-    # Time passes: the stamp is due again.
-    long_ago = timezone.now() - timedelta(seconds=61)
-    M2MApplication.objects.filter(pk=shop.app.pk).update(last_used_at=long_ago)
-    with django_assert_num_queries(3):
+    # Time passes: the stamp is due again (the cached client knows when it was last written).
+    later = timezone.now() + timedelta(seconds=61)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    with django_assert_num_queries(1):
         assert post(api_client, grant(), auth=shop.basic()).status_code == HTTPStatus.OK
-    assert M2MApplication.objects.get(pk=shop.app.pk).last_used_at > long_ago
+    assert M2MApplication.objects.get(pk=shop.app.pk).last_used_at == later
+    with django_assert_num_queries(0):
+        assert post(api_client, grant(), auth=shop.basic()).status_code == HTTPStatus.OK
 
 
 def test_named_secret_last_used_is_stamped_on_the_secret(no_activity_log, shop, api_client, django_assert_num_queries):
     row, named = add_secret(shop.app, "ci")
     key_store.signing_material()
+    cold_grant_cache()
     with django_assert_num_queries(3):
         post(api_client, grant(), auth=shop.basic(secret=named))
     row.refresh_from_db()
     assert row.last_used_at is not None
     assert M2MApplication.objects.get(pk=shop.app.pk).last_used_at is None
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(0):
         post(api_client, grant(), auth=shop.basic(secret=named))
 
 
@@ -613,6 +621,7 @@ def test_last_used_interval_follows_the_setting(no_activity_log, shop, api_clien
     M2MApplication.objects.filter(pk=shop.app.pk).update(last_used_at=two_minutes_ago)
     with override_settings(LOGTO_M2M={**settings.LOGTO_M2M, "LAST_USED_WRITE_INTERVAL": 3600}):
         key_store.signing_material()
+        cold_grant_cache()
         with django_assert_num_queries(2):
             assert post(api_client, grant(), auth=shop.basic()).status_code == HTTPStatus.OK
     assert M2MApplication.objects.get(pk=shop.app.pk).last_used_at == two_minutes_ago
@@ -623,15 +632,22 @@ def test_last_used_interval_follows_the_setting(no_activity_log, shop, api_clien
 
 def test_successful_token_request_runs_two_queries(no_activity_log, shop, api_client, django_assert_num_queries):
     post(api_client, grant(), auth=shop.basic())  # loads the keys and stamps last-used
-    with django_assert_num_queries(2):
+    cold_grant_cache()
+    with django_assert_num_queries(2):  # the client, its grant
+        response = post(api_client, grant(scope="read:products write:products"), auth=shop.basic())
+    assert response.status_code == HTTPStatus.OK
+    with django_assert_num_queries(0):  # both from the grant cache (tests/test_grant_cache.py)
         response = post(api_client, grant(scope="read:products write:products"), auth=shop.basic())
     assert response.status_code == HTTPStatus.OK
 
 
 def test_successful_json_token_request_runs_two_queries(no_activity_log, shop, api_client, django_assert_num_queries):
     post(api_client, grant(), auth=shop.basic())
+    cold_grant_cache()
     body = json.dumps({**grant(scope="read:products"), "client_id": shop.client_id, "client_secret": shop.secret})
     with django_assert_num_queries(2):
+        assert post(api_client, body, content_type=JSON).status_code == HTTPStatus.OK
+    with django_assert_num_queries(0):
         assert post(api_client, body, content_type=JSON).status_code == HTTPStatus.OK
 
 
@@ -664,6 +680,7 @@ def test_refused_token_requests_run_at_most_two_queries(
         "grant_type": (grant(grant_type="password"), shop.basic()),
         "bad_body": ("resource=%zz", shop.basic()),
     }[case]
+    cold_grant_cache()
     with django_assert_max_num_queries(2):
         response = post(api_client, request[0], auth=request[1])
     assert response.json()["error"] == expected_error

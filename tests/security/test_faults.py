@@ -18,6 +18,7 @@ import pytest
 from django.db import OperationalError, connection, connections
 from django.test import Client
 
+from logto_m2m_django.grant_cache import grant_cache
 from logto_m2m_django.keys import key_store
 from logto_m2m_django.oauth import throttling
 from tests.conftest import FORM, SHOP
@@ -80,6 +81,10 @@ def _outage_scenario(shop: Any, outage: Any) -> None:
     fresh = _token(client, shop).json()["access_token"]
     assert client.get("/products", HTTP_AUTHORIZATION=f"Bearer {seen}").status_code == HTTPStatus.OK
     with outage():
+        # A client this process has served gets tokens from its grant cache (its activity row is lost,
+        # and logged); one it has not is refused with 503.
+        assert _token(client, shop).status_code == HTTPStatus.OK
+        grant_cache.invalidate()
         _assert_unavailable(_token(client, shop))
         _assert_unavailable(_token(client, shop))
         # Validation needs no database: a token seen before, and one verified for the first time.

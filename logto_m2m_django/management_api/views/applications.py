@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ...grant_cache import announce_change
 from ...models import ApplicationSecret, M2MApplication, Role, RoleType
 from ...models._fields import validate_custom_data
 from ...provisioning import add_secret, revoke_default_secret
@@ -228,6 +229,8 @@ class ApplicationRoleDetailView(ManagementView):
             if not link.exists():
                 raise not_found(f"The application does not hold the role `{role_id}`.")
             link.delete()
+            # Django sends no signal for a link row deleted through its model: tell every process.
+            announce_change()
         return empty(HTTPStatus.NO_CONTENT)
 
 

@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ...grant_cache import announce_change
 from ...models import M2MApplication, Role, RoleType, Scope
 from .. import serializers as s
 from ..access import check_role_assignable, check_scopes_grantable, route_scopes
@@ -186,6 +187,8 @@ class RoleScopeDetailView(ManagementView):
             if not link.exists():
                 raise not_found(f"The role does not hold the scope `{scope_id}`.")
             link.delete()
+            # Django sends no signal for a link row deleted through its model: tell every process.
+            announce_change()
         return empty(HTTPStatus.NO_CONTENT)
 
 
@@ -235,4 +238,6 @@ class RoleApplicationDetailView(ManagementView):
             if not link.exists():
                 raise not_found(f"The application `{application_id}` does not hold the role.")
             link.delete()
+            # Django sends no signal for a link row deleted through its model: tell every process.
+            announce_change()
         return empty(HTTPStatus.NO_CONTENT)
