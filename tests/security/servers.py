@@ -119,6 +119,7 @@ def cluster(
     threads: int = 1,
     throttle_rates: dict[str, Any] | None = None,
     label: str = "security",
+    key_change_check_seconds: float | None = None,
 ) -> Iterator[Cluster]:
     """Start ``instances`` gunicorn servers (``workers`` x ``threads`` each) on free loopback ports."""
     with ExitStack() as stack:
@@ -142,6 +143,8 @@ def cluster(
         )
         if throttle_rates is not None:
             env["LOGTO_M2M_THROTTLE_RATES"] = json.dumps(throttle_rates)
+        if key_change_check_seconds is not None:
+            env["LOGTO_M2M_KEY_CHANGE_CHECK_SECONDS"] = str(key_change_check_seconds)
         manage(env, "migrate", "--noinput", "-v0")
         demo = json.loads(manage(env, "m2m", "demo", "--json"))
         logs = [workdir / f"gunicorn-{port}.log" for port in ports]
