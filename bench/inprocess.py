@@ -108,21 +108,37 @@ class Bench:
         return run
 
 
-def activity_log_toggle(on: bool) -> tuple[Callable[[], None], Callable[[], None]] | None:
-    """Hooks switching the token activity log for one batch, without a settings reload (which would drop
-    the key and oauthlib caches and so put their rebuild inside the timed requests)."""
-    if "TOKEN_ACTIVITY_LOG" not in m2m_settings._values():
+def setting_toggle(name: str, value: Any) -> tuple[Callable[[], None], Callable[[], None]] | None:
+    """Hooks setting ``LOGTO_M2M[name]`` for one batch, without a settings reload (which would drop the key
+    and oauthlib caches and so put their rebuild inside the timed requests); None for an unknown setting."""
+    if name not in m2m_settings._values():
         return None
     values = m2m_settings._values()
-    before = values["TOKEN_ACTIVITY_LOG"]
+    before = values[name]
 
     def enter() -> None:
-        m2m_settings._values()["TOKEN_ACTIVITY_LOG"] = on
+        m2m_settings._values()[name] = value
 
     def leave() -> None:
-        values["TOKEN_ACTIVITY_LOG"] = before
+        values[name] = before
 
     return enter, leave
+
+
+def activity_log_toggle(on: bool) -> tuple[Callable[[], None], Callable[[], None]] | None:
+    """Hooks switching the token activity log for one batch."""
+    return setting_toggle("TOKEN_ACTIVITY_LOG", on)
+
+
+def uncached_token_case(bench: Bench, per_round: int) -> Case | None:
+    """The token endpoint with the grant cache off: the client and grant read on every request (the cold
+    path, and the one whose cost must not grow with the database)."""
+    toggle = setting_toggle("GRANT_CACHE_SECONDS", 0)
+    if toggle is None:
+        return None
+    case = Case("token_uncached", bench.post("/oidc/token", bench.token_body, bench.basic), per_round=per_round)
+    case.enter, case.leave = toggle
+    return case
 
 
 def custom_claims_case(bench: Bench, per_round: int) -> Case:
@@ -179,6 +195,9 @@ def build_cases(bench: Bench, per_round: int, rounds: int, *, scopes: bool, toke
         off.enter, off.leave = toggle
         cases.append(off)
     cases.append(custom_claims_case(bench, per_round))
+    uncached = uncached_token_case(bench, per_round)
+    if uncached is not None:
+        cases.append(uncached)
     if token_only:
         return cases
     cases.append(Case("dot_token", bench.post("/dot/token", bench.dot_body, bench.dot_basic), per_round=1))

@@ -11,6 +11,7 @@ ROWS = [
     ("token", "this package: POST /oidc/token, activity log on", "bare_post"),
     ("token_nolog", "this package: POST /oidc/token, activity log off", "bare_post"),
     ("token_claims", "this package: POST /oidc/token, custom claims hook on", "bare_post"),
+    ("token_uncached", "this package: POST /oidc/token, grant cache off (2 reads per request)", "bare_post"),
     ("dot_token", "DOT TokenView (secret hashed with PBKDF2)", "bare_post"),
     ("bare_get", "bare DRF GET (floor)", None),
     ("m2m_seen", "this package: GET, token seen before", "bare_get"),
@@ -78,7 +79,11 @@ def main_table(results: dict[str, Any]) -> list[str]:
         ("pg_unprepared", "PostgreSQL without prepared statements (PgBouncer < 1.21)"),
     ):
         extra = (results.get(key) or {}).get("cases", {})
-        for name, label in (("token", "activity log on"), ("token_nolog", "activity log off")):
+        for name, label in (
+            ("token", "activity log on"),
+            ("token_nolog", "activity log off"),
+            ("token_uncached", "grant cache off"),
+        ):
             case = extra.get(name)
             if case is None:
                 continue

@@ -68,6 +68,24 @@ def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 
 @register()
+def check_grant_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``GRANT_CACHE_SECONDS``: how long a process may keep a client or grant it read (0 = off)."""
+    try:
+        seconds = float(m2m_settings.get("GRANT_CACHE_SECONDS"))
+    except (TypeError, ValueError) as exc:
+        return [Error(f'LOGTO_M2M["GRANT_CACHE_SECONDS"] is not a number: {exc}', id="logto_m2m.E031")]
+    if seconds < 0:
+        return [
+            Error(
+                'LOGTO_M2M["GRANT_CACHE_SECONDS"] can\'t be negative.',
+                hint="300 (the default) keeps entries at most 5 minutes; 0 turns the grant cache off.",
+                id="logto_m2m.E031",
+            )
+        ]
+    return []
+
+
+@register()
 def check_key_change_interval(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """``KEY_CHANGE_CHECK_SECONDS`` bounds how long a deleted key keeps working in other processes."""
     try:
@@ -86,8 +104,9 @@ def check_key_change_interval(app_configs: Any = None, **kwargs: Any) -> list[An
     if interval == 0:
         return [
             Warning(
-                'LOGTO_M2M["KEY_CHANGE_CHECK_SECONDS"] = 0 turns key-change notices off: a rotated or deleted '
-                f"key reaches the other processes only after KEY_CACHE_SECONDS ({cache_seconds:g} s).",
+                'LOGTO_M2M["KEY_CHANGE_CHECK_SECONDS"] = 0 turns change notices off: a rotated or deleted '
+                f"key reaches the other processes only after KEY_CACHE_SECONDS ({cache_seconds:g} s), and the "
+                "token endpoint's grant cache is off (2 reads per token request).",
                 hint="Leave it at 5 (the default): one indexed read or cache read per 5 s per process.",
                 id="logto_m2m.W030",
             )

@@ -190,7 +190,7 @@ class M2MSettings:
 
     @property
     def GRANT_CACHE_SECONDS(self) -> float:  # noqa: N802
-        return max(0.0, float(self._values()["GRANT_CACHE_SECONDS"]))
+        return float(self._values()["GRANT_CACHE_SECONDS"])  # check logto_m2m.E031; <= 0 is off
 
     @property
     def KEY_ROTATION_GRACE_PERIOD(self) -> float:  # noqa: N802

@@ -475,3 +475,19 @@ def test_with_throttling_the_notice_rides_in_the_counters_round_trip(shop: Shop)
         assert (trips, reads) == (1, 0)
         other_process_disables(shop, "redis")
         assert post_token(shop).status_code == HTTPStatus.BAD_REQUEST
+
+
+# -- the system check ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(300, []), (0, []), (-1, ["logto_m2m.E031"]), ("long", ["logto_m2m.E031"]), (None, ["logto_m2m.E031"])],
+)
+def test_the_grant_cache_setting_is_checked(value: Any, expected: list[str]) -> None:
+    from django.conf import settings
+
+    from logto_m2m_django.checks import check_grant_cache
+
+    with override_settings(LOGTO_M2M={**settings.LOGTO_M2M, "GRANT_CACHE_SECONDS": value}):
+        assert [message.id for message in check_grant_cache()] == expected
