@@ -49,8 +49,8 @@ def mint(db: Any) -> Callable[..., str]:
 
 @pytest.fixture
 def verify_calls() -> Iterator[mock.MagicMock]:
-    """Counts the signature checks (``tokens.verify``) while letting them run."""
-    with mock.patch.object(tokens, "verify", wraps=tokens.verify) as spy:
+    """Counts the signature checks (``tokens.verify_parsed``) while letting them run."""
+    with mock.patch.object(tokens, "verify_parsed", wraps=tokens.verify_parsed) as spy:
         yield spy
 
 
