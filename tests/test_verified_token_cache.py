@@ -193,3 +193,53 @@ def test_a_token_whose_key_was_removed_is_refused_even_when_cached(
     response = get(token)
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert "unknown key" in response["WWW-Authenticate"]
+
+
+class RecordingKeySource:
+    """The key store, noting when the validator reads the key-set version and looks a key up."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @property
+    def version(self) -> int:
+        self.calls.append("version")
+        return key_store.version
+
+    def find(self, kid: str) -> tokens.VerificationKey | None:
+        self.calls.append("find")
+        return key_store.find(kid)
+
+
+def test_the_key_set_version_is_read_before_the_key_lookup(mint: Callable[..., str]) -> None:
+    source = RecordingKeySource()
+
+    validation.TokenValidator(source).validate(mint(), AUDIENCE)
+
+    assert source.calls == ["version", "find"]
+
+
+def test_a_key_set_change_during_the_verification_leaves_no_usable_entry(
+    mint: Callable[..., str], verify_calls: mock.MagicMock
+) -> None:
+    class ChangedMeanwhile(RecordingKeySource):
+        def find(self, kid: str) -> tokens.VerificationKey | None:
+            key = super().find(kid)
+            key_store.invalidate()  # e.g. a key deleted by another process while this token is verified
+            return key
+
+    validator = validation.TokenValidator(ChangedMeanwhile())
+    token = mint()
+    validator.validate(token, AUDIENCE)
+    validator.validate(token, AUDIENCE)
+
+    assert verify_calls.call_count == 2  # the first entry carried the version read before the change
+
+
+def test_a_malformed_token_is_refused_before_the_key_set_is_polled() -> None:
+    source = RecordingKeySource()
+
+    with pytest.raises(tokens.TokenError, match="not a JSON object"):
+        validation.TokenValidator(source).validate("bm90LWEtand0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", AUDIENCE)
+
+    assert source.calls == []
