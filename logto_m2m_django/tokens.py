@@ -203,7 +203,10 @@ def _algorithm(name: str) -> Algorithm:
 
 def _check_signature(algorithm: str, key: Any, signing_input: bytes, signature_segment: bytes) -> None:
     """RFC 7515 §5.2: the signature over ``signing_input``, with PyJWT's algorithm and key checks."""
-    alg = _algorithm(algorithm)
+    try:
+        alg = _algorithm(algorithm)
+    except KeyError as exc:  # not implemented by this PyJWT (cryptography missing)
+        raise TokenError("The token's signing algorithm is not accepted.") from exc
     try:
         signature = _segment(signature_segment)
         # The key must suit the algorithm (type, and the curve for ES*): PyJWT's own check.
