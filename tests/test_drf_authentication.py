@@ -486,6 +486,18 @@ def test_malformed_token_is_refused_without_queries(client, material, token, dja
     description_of(response)
 
 
+def test_the_refusal_challenge_follows_a_change_of_realm(client, material, settings):
+    # The challenge for a description is built once; a settings change must not leave the old realm in it.
+    assert_refused(client.get("/read", **bearer("not-a-jwt.e30.c2ln")), "not a JSON object")
+    settings.LOGTO_M2M = {**settings.LOGTO_M2M, "REALM": "shop"}
+
+    response = client.get("/read", **bearer("not-a-jwt.e30.c2ln"))
+
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="shop", error="invalid_token", error_description="The token header is not a JSON object."'
+    )
+
+
 def test_bad_payload_encoding_is_refused(client, material):
     header = signed().split(".")[0]
 

@@ -10,6 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import get_default_algorithms
 
 from logto_m2m_django import tokens
 
@@ -255,7 +256,7 @@ def test_claims_of_the_wrong_type_are_refused(es384, claim, value):
         ("a.b.c.d", "compact serialization"),
         ("!!!.e30.sig", "base64url JSON"),
         (base64.urlsafe_b64encode(b"[1]").decode().rstrip("=") + ".e30.sig", "JSON object"),
-        (base64.urlsafe_b64encode(b"\xff\xfe").decode().rstrip("=") + ".e30.sig", "base64url JSON"),
+        (base64.urlsafe_b64encode(b"\xff\xfe").decode().rstrip("=") + ".e30.sig", "JSON object"),
         ("", "compact serialization"),
     ],
 )
@@ -310,3 +311,172 @@ def test_thumbprint_ignores_non_required_members(es384):
     material, _ = es384
     jwk = tokens.public_jwk(material.private_key.public_key(), "ES384", kid="")
     assert tokens.jwk_thumbprint({**jwk, "kid": "anything", "use": "enc"}) == material.kid
+
+
+# -- parsing once: the cheap refusals and the strict encoding -----------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _sign_text(header_segment: str, payload_segment: str, material) -> str:
+    """A token whose signature is valid over exactly these two segments, however they are encoded."""
+    signing_input = f"{header_segment}.{payload_segment}"
+    algorithm = get_default_algorithms()[material.algorithm]
+    return f"{signing_input}.{_b64(algorithm.sign(signing_input.encode(), material.private_key))}"
+
+
+def _header(public, **extra) -> bytes:
+    return json.dumps({"alg": "ES384", "typ": "at+jwt", "kid": public.kid, **extra}).encode()
+
+
+def _non_canonical(segment: str) -> str:
+    """The same bytes, encoded with a non-zero bit after the data (RFC 4648 §3.5)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    assert len(segment) % 4 in (2, 3)
+    changed = segment[:-1] + alphabet[alphabet.index(segment[-1]) + 1]
+    assert base64.urlsafe_b64decode(changed + "==") == base64.urlsafe_b64decode(segment + "==")
+    return changed
+
+
+@pytest.mark.parametrize("first", [b"not-a-jwt", b"1", b"null", b"\x00{}", b"\xef\xbb\xbf{}"])
+def test_a_header_that_cannot_begin_a_json_object_is_refused_before_anything_is_decoded(monkeypatch, first):
+    def decoded(*args):
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(tokens, "_segment", decoded)
+    lookups = []
+    with pytest.raises(tokens.TokenError, match="not a JSON object"):
+        tokens.verify(
+            f"{_b64(first)}.e30.c2ln",
+            lookups.append,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            algorithms=("ES384",),
+            leeway=0,
+            max_length=8192,
+        )
+    assert lookups == []
+
+
+@pytest.mark.parametrize("prefix", [b" ", b"\t", b"\n", b"\r", b"\r\n  "])
+def test_a_header_may_begin_with_json_whitespace(es384, prefix):
+    material, public = es384
+    token = _sign_text(_b64(prefix + _header(public)), _b64(json.dumps(claims()).encode()), material)
+    assert verify(token, public)["sub"] == "app"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b" " + b"[" * 5000, b"\n" + b'{"a":' * 5000, b"[" * (tokens.MAX_JSON_DEPTH + 1)],
+    ids=["ws-arrays", "ws-objects", "17"],
+)
+def test_a_deep_header_past_the_first_character_check_is_refused_as_nested(es384, raw):
+    _, public = es384
+    _refused(f"{_b64(raw)}.e30.c2ln", public, "nested too deeply", max_length=65536)
+
+
+def test_payload_depth_is_bounded_at_max_json_depth_before_the_signature_check(es384):
+    material, public = es384
+    header = _b64(_header(public))
+
+    def nested(levels):
+        # The claims object is level 1; "x" adds the rest.
+        value: object = 1
+        for _ in range(levels - 1):
+            value = [value]
+        return _b64(json.dumps(claims(x=value)).encode())
+
+    assert verify(_sign_text(header, nested(tokens.MAX_JSON_DEPTH), material), public)["x"]
+    _refused(_sign_text(header, nested(tokens.MAX_JSON_DEPTH + 1), material), public, "nested too deeply")
+    # Many brackets but shallow: the bracket count alone does not refuse it.
+    wide = _b64(json.dumps(claims(x=[[1]] * 40)).encode())
+    assert verify(_sign_text(header, wide, material), public)["x"] == [[1]] * 40
+
+
+def _payload_with_tail(rest):
+    """Claims whose base64url text has length 4n + rest."""
+    for size in range(8):
+        payload = _b64(json.dumps(claims(pad="p" * size)).encode())
+        if len(payload) % 4 == rest:
+            return payload
+    raise AssertionError(rest)
+
+
+@pytest.mark.parametrize("rest", [2, 3])
+def test_a_payload_in_non_canonical_base64url_is_refused_even_when_signed(es384, rest):
+    material, public = es384
+    header, payload = _b64(_header(public)), _payload_with_tail(rest)
+    assert verify(_sign_text(header, payload, material), public)["sub"] == "app"  # the control
+    _refused(_sign_text(header, _non_canonical(payload), material), public, "malformed")
+
+
+def test_a_header_in_non_canonical_base64url_is_refused(es384):
+    material, public = es384
+    header = _b64(_header(public, x="y" * next(n for n in range(4) if len(_b64(_header(public, x="y" * n))) % 4)))
+    _refused(_sign_text(_non_canonical(header), _b64(json.dumps(claims()).encode()), material), public, "base64url")
+
+
+@pytest.mark.parametrize("change", ["padding", "standard-alphabet", "impossible-length"])
+def test_a_payload_that_is_not_strict_base64url_is_refused_even_when_signed(es384, change):
+    # RFC 7515 §2: base64url with the padding left out.
+    material, public = es384
+    header = _b64(_header(public))
+    payload = _payload_with_tail(2)
+    if change == "padding":
+        payload += "=="
+    elif change == "standard-alphabet":
+        # "?>" encodes to text with "-" or "_" at one of its alignments: written with "+" and "/" instead.
+        texts = (_b64(json.dumps(claims(note="?>" * n + "~")).encode()) for n in range(12))
+        payload = next(t for t in texts if "-" in t or "_" in t).replace("-", "+").replace("_", "/")
+    else:
+        payload += "A" * 3  # length 4n + 1: no byte string encodes to it
+    _refused(_sign_text(header, payload, material), public, "malformed")
+
+
+def test_a_padded_signature_is_refused(es384):
+    material, public = es384
+    token = tokens.sign(claims(), material)
+    _refused(token + "==", public, "signature is invalid")
+
+
+@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "NaN", '"9999999999"', "true", "[1]"])
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+def test_a_time_claim_that_is_not_a_finite_number_is_refused(es384, claim, value):
+    # Python's JSON parser reads Infinity and NaN; PyJWT used to turn "9999999999" into a number.
+    material, public = es384
+    text = json.dumps(claims(**{claim: 0})).replace(f'"{claim}": 0', f'"{claim}": {value}')
+    assert value in text
+    _refused(_sign_text(_b64(_header(public)), _b64(text.encode()), material), public, "NumericDate")
+
+
+@pytest.mark.parametrize("extra", [{"crit": ["exp"], "exp": 1}, {"crit": ["b64"], "b64": False}, {"b64": False}])
+def test_a_critical_header_extension_is_refused(es384, extra):
+    # RFC 7515 §4.1.11: this server understands no extension, so it must refuse any marked critical.
+    material, public = es384
+    payload = _b64(json.dumps(claims()).encode())
+    assert verify(_sign_text(_b64(_header(public)), payload, material), public)  # the control
+    _refused(_sign_text(_b64(_header(public, **extra)), payload, material), public, "crit")
+
+
+def test_a_key_on_another_curve_than_its_algorithm_is_refused_not_an_error(es384):
+    material, _ = es384
+    p256 = ec.generate_private_key(ec.SECP256R1()).public_key()
+    rsa_public = _private_key("RS256").public_key()
+    for wrong in (p256, rsa_public):
+        mislabelled = tokens.VerificationKey(material.kid, "ES384", wrong)
+        _refused(tokens.sign(claims(), material), mislabelled, "signature is invalid")
+
+
+def test_a_short_rsa_key_is_warned_about_as_pyjwt_does():
+    private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    material = tokens.SigningMaterial("short", "RS256", private)
+    public = tokens.VerificationKey("short", "RS256", private.public_key())
+    token = _sign_text(
+        _b64(json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": "short"}).encode()),
+        _b64(json.dumps(claims()).encode()),
+        material,
+    )
+    with pytest.warns(jwt.InsecureKeyLengthWarning):
+        assert verify(token, public)["sub"] == "app"

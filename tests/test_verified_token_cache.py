@@ -49,8 +49,8 @@ def mint(db: Any) -> Callable[..., str]:
 
 @pytest.fixture
 def verify_calls() -> Iterator[mock.MagicMock]:
-    """Counts the signature checks (``tokens.verify``) while letting them run."""
-    with mock.patch.object(tokens, "verify", wraps=tokens.verify) as spy:
+    """Counts the signature checks (``tokens.verify_parsed``) while letting them run."""
+    with mock.patch.object(tokens, "verify_parsed", wraps=tokens.verify_parsed) as spy:
         yield spy
 
 
@@ -193,3 +193,36 @@ def test_a_token_whose_key_was_removed_is_refused_even_when_cached(
     response = get(token)
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert "unknown key" in response["WWW-Authenticate"]
+
+
+class RecordingKeySource:
+    """The key store, noting when the validator reads the key-set version and looks a key up."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @property
+    def version(self) -> int:
+        self.calls.append("version")
+        return key_store.version
+
+    def find(self, kid: str) -> tokens.VerificationKey | None:
+        self.calls.append("find")
+        return key_store.find(kid)
+
+
+def test_the_key_set_version_is_read_before_the_key_lookup(mint: Callable[..., str]) -> None:
+    source = RecordingKeySource()
+
+    validation.TokenValidator(source).validate(mint(), AUDIENCE)
+
+    assert source.calls == ["version", "find"]
+
+
+def test_a_malformed_token_is_refused_before_the_key_set_is_polled() -> None:
+    source = RecordingKeySource()
+
+    with pytest.raises(tokens.TokenError, match="not a JSON object"):
+        validation.TokenValidator(source).validate("bm90LWEtand0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", AUDIENCE)
+
+    assert source.calls == []

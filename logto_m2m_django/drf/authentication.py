@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -10,7 +11,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from .. import tokens
-from ..conf import m2m_settings
+from ..conf import m2m_settings, on_reload
 from .principal import M2MPrincipal
 from .validation import get_validator
 
@@ -20,6 +21,15 @@ _ERROR_ATTR = "_logto_m2m_auth_error"
 def _quote(text: str) -> str:
     # RFC 6750 §3: error_description excludes '"' and '\'.
     return text.replace("\\", "").replace('"', "'")
+
+
+@functools.lru_cache(maxsize=256)
+def _error_challenge(description: str) -> str:
+    """The RFC 6750 §3 challenge for a refused token; built once per description (and realm: cleared on reload)."""
+    return f'Bearer realm="{m2m_settings.REALM}", error="invalid_token", error_description="{_quote(description)}"'
+
+
+on_reload(_error_challenge.cache_clear)
 
 
 class InvalidToken(exceptions.AuthenticationFailed):
@@ -65,7 +75,8 @@ class JWTAccessTokenAuthentication(BaseAuthentication):
         try:
             principal = get_validator().validate(token, audience)
         except tokens.TokenError as exc:
-            self._fail(request, exc.description, exc)
+            setattr(request, _ERROR_ATTR, exc.description)
+            raise InvalidToken(exc.description) from exc
         return principal, principal.claims
 
     def _authenticate_outside_header(self, request: Request) -> tuple[M2MPrincipal, dict[str, Any]] | None:
@@ -100,9 +111,8 @@ class JWTAccessTokenAuthentication(BaseAuthentication):
         raise InvalidToken(description) from cause
 
     def authenticate_header(self, request: Request) -> str:
-        realm = m2m_settings.REALM
         error = getattr(request, _ERROR_ATTR, None)
         if error is None:
             # RFC 6750 §3.1: no error attributes when the request had no token.
-            return f'Bearer realm="{realm}"'
-        return f'Bearer realm="{realm}", error="invalid_token", error_description="{_quote(error)}"'
+            return f'Bearer realm="{m2m_settings.REALM}"'
+        return _error_challenge(error)

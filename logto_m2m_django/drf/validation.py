@@ -54,17 +54,18 @@ class TokenValidator:
                     return principal
                 raise tokens.TokenError("The token is not meant for this API (aud).")
             self._cache.pop(token, None)
-        # The key-set version is read BEFORE verifying: a key deleted while this token is being
+        # The structure and the header first: a malformed token is refused before anything else.
+        parsed = tokens.parse(token, self.max_length)
+        # The key-set version is read BEFORE the key lookup: a key deleted while this token is being
         # verified changes the version, so the entry below is never used (it is checked again).
         version = self.key_source.version
-        claims = tokens.verify(
-            token,
+        claims = tokens.verify_parsed(
+            parsed,
             self.key_source.find,
             issuer=self.issuer,
             audience=audience,
             algorithms=self.algorithms,
             leeway=self.leeway,
-            max_length=self.max_length,
         )
         principal = M2MPrincipal(claims)
         self._remember(token, principal, _timestamp(claims["exp"]), version)
