@@ -9,6 +9,9 @@ secrets through the proxy. The run passes when:
 - both instances answered (``X-Served-By``);
 - the rotation reaches both instances: each signs with the new key and publishes it, within
   ``KEY_CHANGE_CHECK_SECONDS`` plus a margin, while tokens of the old key keep working;
+- a revocation reaches both instances on the next request: an app both have served twice (so its client
+  and grant are in their grant caches) is disabled by ``manage.py shell`` in another process, and the very
+  next token request to each instance is refused (400 ``unauthorized_client``);
 - the failed-authentication limit holds across both instances: of ``2 x limit`` wrong-secret requests
   from 127.0.0.2, exactly ``limit`` are answered 401 and the rest 429, both instances answering;
 - the activity log has one row per token request answered (429s are not recorded), by status.
@@ -153,6 +156,48 @@ def rotate_and_watch(cluster: ReferenceCluster, tally: Tally, result: dict[str, 
     )
 
 
+def revoke_and_check(cluster: ReferenceCluster, tally: Tally, result: dict[str, Any]) -> None:
+    """Disable, from another process, an app both instances hold in their grant caches; ask each once."""
+    session = requests.Session()
+    created = cluster.manage(
+        "shell",
+        "-c",
+        "from logto_m2m_django.models import Role; from logto_m2m_django.provisioning import create_application; "
+        "app, secret = create_application('Revocable', roles=[Role.objects.get(name='Shop reader')]); "
+        "print(app.client_id, secret)",
+    )
+    client_id, secret = created.strip().splitlines()[-1].split()
+    app = {"client_id": client_id, "client_secret": secret}
+    warm = []
+    for _ in range(2):  # the second answer of each instance comes from its grant cache
+        for url in cluster.instance_urls:
+            response = _token(session, url, app)
+            tally.add("token", response, 0.0)
+            warm.append(response.status_code)
+    started = time.monotonic()
+    cluster.manage(
+        "shell",
+        "-c",
+        "from logto_m2m_django.models import M2MApplication; "
+        f"m = M2MApplication.objects.get(application__client_id={client_id!r}); m.is_enabled = False; m.save()",
+    )
+    result["cli_seconds"] = round(time.monotonic() - started, 2)
+    answers = {}
+    for url in cluster.instance_urls:  # once each, right away: no retry, no wait
+        response = _token(session, url, app)
+        tally.add("token", response, 0.0)
+        error = response.json().get("error") if response.status_code != 200 else None
+        answers[url] = f"{response.status_code} {error or ''}".strip()
+    result.update(
+        {
+            "served_before": warm,
+            "next_request": answers,
+            "refused_all": all(s == 200 for s in warm)
+            and all(a == "400 unauthorized_client" for a in answers.values()),
+        }
+    )
+
+
 def throttle_probe(cluster: ReferenceCluster, tally: Tally) -> dict[str, Any]:
     session = session_from("127.0.0.2")
     statuses: Counter[int] = Counter()
@@ -201,6 +246,8 @@ def _drive(cluster: ReferenceCluster, args: argparse.Namespace) -> dict[str, Any
         t.start()
     time.sleep(args.duration / 2)  # the rotation lands in the middle of the load (a schedule, not a wait)
     rotate_and_watch(cluster, tally, rotation)
+    revocation: dict[str, Any] = {}
+    revoke_and_check(cluster, tally, revocation)
     for t in threads:
         t.join(timeout=args.duration + 60)
     elapsed = time.monotonic() - began
@@ -230,6 +277,7 @@ def _drive(cluster: ReferenceCluster, args: argparse.Namespace) -> dict[str, Any
         "server_errors": warmup.server_errors + tally.server_errors,
         "server_tracebacks": cluster.tracebacks(),
         "rotation": rotation,
+        "revocation": revocation,
         "throttle_probe": probe,
         "audit": {"token_requests_answered": dict(sent), "rows": rows, "match": dict(sent) == rows},
     }
@@ -247,6 +295,8 @@ def problems(summary: dict[str, Any]) -> list[str]:
         found.append(f"not both instances answered: {summary['served_by']}")
     if not summary["rotation"].get("reached_all"):
         found.append(f"the key rotation did not reach both instances: {summary['rotation']}")
+    if not summary.get("revocation", {}).get("refused_all"):
+        found.append(f"the disabled app was not refused by both instances at once: {summary.get('revocation')}")
     if not summary["throttle_probe"]["holds"]:
         found.append(f"the failed-authentication limit did not hold across instances: {summary['throttle_probe']}")
     if not summary["audit"]["match"]:
@@ -258,6 +308,7 @@ def problems(summary: dict[str, Any]) -> list[str]:
 
 def markdown(summary: dict[str, Any]) -> str:
     rotation, probe, audit = summary["rotation"], summary["throttle_probe"], summary["audit"]
+    revocation = summary.get("revocation") or {}
     errors_ok = not (summary["5xx"] or summary["transport_errors"] or summary["server_tracebacks"])
     lines = [
         f"Load run of the reference deployment, {summary['started']} ({summary['duration_s']} s, "
@@ -273,6 +324,9 @@ def markdown(summary: dict[str, Any]) -> str:
         f"| key rotation (CLI, {rotation.get('cli_seconds')} s) reaches both | after "
         f"{sorted((rotation.get('reached_after_s') or {}).values())} s | "
         f"{'met' if rotation.get('reached_all') else 'MISSED'} |",
+        f"| app disabled by the CLI ({revocation.get('cli_seconds')} s), after both served it from their grant "
+        f"caches: the next request to each | {sorted((revocation.get('next_request') or {}).values())} | "
+        f"{'met' if revocation.get('refused_all') else 'MISSED'} |",
         f"| failed-auth limit ({probe['limit']}) across instances | {probe['statuses']} from 127.0.0.2, served by "
         f"{probe['served_by']} | {'met' if probe['holds'] else 'MISSED'} |",
         f"| activity rows = token requests answered | {audit['rows']} vs {audit['token_requests_answered']} | "
