@@ -111,6 +111,14 @@ def products(server: AdminServer, token: str, method: str = "GET") -> requests.R
     )
 
 
+def done(page: sync_api.Page) -> None:
+    """Leave a one-time secret page, and wait until the change page it leads to has loaded: read earlier, an
+    element of the new page can still be empty (seen on a loaded CI machine: the secrets table read as "")."""
+    with page.expect_navigation():
+        page.click("#m2m-done")
+    page.wait_for_load_state("load")
+
+
 def test_quick_start_through_the_admin(page: sync_api.Page, server: AdminServer) -> None:
     shot(page, "01-admin-index")
 
@@ -160,7 +168,7 @@ def test_quick_start_through_the_admin(page: sync_api.Page, server: AdminServer)
     assert 'error="insufficient_scope"' in denied.headers["WWW-Authenticate"]
 
     # Never shown again: the change page has the permissions but not the secret.
-    page.click("#m2m-done")
+    done(page)
     assert secret not in page.content()
     assert "read:products" in page.locator(".field-effective_permissions").inner_text()
     shot(page, "07-application-change")
@@ -175,7 +183,7 @@ def test_quick_start_through_the_admin(page: sync_api.Page, server: AdminServer)
     assert named != secret
     shot(page, "07c-secret-created")
     get_token(server, client_id, named, "read:products")
-    page.click("#m2m-done")
+    done(page)
     secrets_table = page.locator("#secrets-group").inner_text()
     assert "production 2026" in secrets_table and named not in page.content()
 
