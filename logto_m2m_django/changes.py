@@ -167,9 +167,15 @@ def read_version(channel: str) -> int | None:
     value = as_version(sharedcache.call(alias, lambda c: c.get(cache_key(channel), missing), missing))
     if value is not None:
         return value
+    return restore_shared(channel)
+
+
+def restore_shared(channel: str) -> int | None:
+    """The database's version, after the shared cache was found without it (or not answering); put back
+    into the cache for the other processes. None when the database does not answer either."""
     version = _database_version(channel)
-    if version is not None and sharedcache.breaker.usable():
-        # The entry expired or was evicted: put the database's number back for the other processes.
+    alias = _cache_alias()
+    if version is not None and alias is not None and sharedcache.breaker.usable():
         # ``add`` never overwrites a newer number written meanwhile by an announcement.
         sharedcache.call(alias, lambda c: c.add(cache_key(channel), version, CACHE_TTL_SECONDS), False)
     return version

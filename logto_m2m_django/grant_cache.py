@@ -60,7 +60,8 @@ clock = time.monotonic
 
 V = TypeVar("V")
 
-_MISSING: Any = object()
+#: What :meth:`GrantCache.grant` answers when it holds nothing for the key.
+MISSING: Any = object()
 
 
 class _Entries(Generic[V]):
@@ -73,11 +74,11 @@ class _Entries(Generic[V]):
     def get(self, key: Hashable, oldest: float) -> V:
         found = self._items.get(key)
         if found is None:
-            return _MISSING
+            return MISSING
         value, read_at = found
         if read_at < oldest:
             self._items.pop(key, None)
-            return _MISSING
+            return MISSING
         with contextlib.suppress(KeyError):  # dropped by another thread meanwhile
             self._items.move_to_end(key)
         return value
@@ -90,9 +91,6 @@ class _Entries(Generic[V]):
 
     def clear(self) -> None:
         self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class GrantCache:
@@ -139,8 +137,8 @@ class GrantCache:
         if shared_version is changes.UNAVAILABLE:
             shared_version = changes.read_shared(CHANNEL)
         if shared_version is None:
-            # The entry expired or was evicted: the database's number (which also puts it back).
-            shared_version = changes.read_version(CHANNEL)
+            # The entry expired or was evicted: the database's number, which also puts it back.
+            shared_version = changes.restore_shared(CHANNEL)
         if isinstance(shared_version, int) and shared_version != self._shared_seen:
             self._shared_seen = shared_version
             self.invalidate()
@@ -159,7 +157,7 @@ class GrantCache:
     def client(self, digest: str) -> Any:
         """The client stored under ``digest`` (a copy), or None."""
         found = self.clients.get(digest, self._oldest())
-        if found is _MISSING:
+        if found is MISSING:
             return None
         if found.application is not None:
             # The custom-claims hook receives it: a hook that changes it must not change the cache.
@@ -177,7 +175,7 @@ class GrantCache:
         """Update fields of a stored client in place (e.g. the "last used" time just written)."""
         with self._lock:
             found = self.clients.get(digest, self._oldest())
-            if found is not _MISSING:
+            if found is not MISSING:
                 for name, value in changes_.items():
                     setattr(found, name, value)
 
@@ -197,8 +195,6 @@ class GrantCache:
             if generation == self.generation:  # no change was noticed since the read began
                 entries.put(key, value, clock())
 
-
-MISSING = _MISSING
 
 #: The process's cache.
 grant_cache = GrantCache()

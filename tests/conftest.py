@@ -65,6 +65,29 @@ def _fresh_key_cache() -> Any:
     forget()
 
 
+class FakeClock:
+    """A monotonic clock moved by the test (``changes.clock``, ``sharedcache.clock``, ``keys.time``...)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def closed_breaker() -> Any:
+    """The shared cache's circuit breaker closed before and after the test."""
+    from logto_m2m_django._internal import sharedcache
+
+    sharedcache.breaker.reset()
+    yield
+    sharedcache.breaker.reset()
+
+
 def cold_grant_cache() -> None:
     """Empty this process's grant cache after it has taken its first look at the change notices (a read
     made once per KEY_CHANGE_CHECK_SECONDS): the next token request reads the database, and a test that

@@ -38,21 +38,13 @@ from logto_m2m_django.management_api.builtin import ensure_management_role
 from logto_m2m_django.management_api.services import create_m2m_application
 from logto_m2m_django.models import ApplicationSecret, ChangeCounter, M2MApplication, Resource, Role, Scope
 from logto_m2m_django.provisioning import add_secret, reset_default_secret, revoke_default_secret
-from tests.conftest import FORM, SHOP, Shop
+from tests.conftest import FORM, SHOP, FakeClock, Shop
 
 pytestmark = pytest.mark.django_db
 
 INTERVAL = 5
 MGMT = "https://default.logto.app/api"
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "grant-cache-tests"}}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -65,10 +57,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def _closed_breaker() -> Iterator[None]:
-    sharedcache.breaker.reset()
-    yield
-    sharedcache.breaker.reset()
+def _closed_breaker(closed_breaker: None) -> None:
+    """Every test here starts and ends with the cache's breaker closed."""
 
 
 CACHE_KINDS = ["locmem", pytest.param("redis", marks=pytest.mark.redis)]

@@ -26,24 +26,12 @@ from logto_m2m_django.conf import m2m_settings
 from logto_m2m_django.drf.validation import TokenValidator
 from logto_m2m_django.keys import KeyStore
 from logto_m2m_django.models import ChangeCounter, KeyStatus, SigningKey
+from tests.conftest import FakeClock
 
 AUDIENCE = "https://shopping.api"
 INTERVAL = 5
 
 pytestmark = pytest.mark.django_db
-
-
-class FakeClock:
-    """The monotonic clock of keys.py and changes.py, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -56,10 +44,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def _closed_breaker() -> Iterator[None]:
-    sharedcache.breaker.reset()
-    yield
-    sharedcache.breaker.reset()
+def _closed_breaker(closed_breaker: None) -> None:
+    """Every test here starts and ends with the cache's breaker closed."""
 
 
 @pytest.fixture
