@@ -67,7 +67,7 @@ def page(browser: sync_api.Browser, server: AdminServer) -> Iterator[sync_api.Pa
     page.goto("/admin/login/")
     page.fill("#id_username", ADMIN_USER)
     page.fill("#id_password", ADMIN_PASSWORD)
-    page.click("input[type=submit]")
+    follow(page, "input[type=submit]")
     page.wait_for_url("**/admin/")
     try:
         yield page
@@ -111,11 +111,16 @@ def products(server: AdminServer, token: str, method: str = "GET") -> requests.R
     )
 
 
-def done(page: sync_api.Page) -> None:
-    """Leave a one-time secret page, and wait until the change page it leads to has loaded: read earlier, an
-    element of the new page can still be empty (seen on a loaded CI machine: the secrets table read as "")."""
-    with page.expect_navigation():
-        page.click("#m2m-done")
+def follow(page: sync_api.Page, target: str | sync_api.Locator) -> None:
+    """Click something that loads another page (a save button, a link, a form's submit), and return once that
+    page has loaded. Read straight after a click, the page can still be the old one or a half-parsed new one
+    (seen on loaded CI machines: a table read as "", a section not parsed yet), so every assertion about the
+    next page comes after this."""
+    with page.expect_navigation(wait_until="load"):
+        if isinstance(target, str):
+            page.click(target)
+        else:
+            target.click()
     page.wait_for_load_state("load")
 
 
@@ -131,7 +136,7 @@ def test_quick_start_through_the_admin(page: sync_api.Page, server: AdminServer)
     page.fill("#id_scopes-1-name", "write:products")
     page.fill("#id_scopes-1-description", "Create and change products")
     shot(page, "02-resource-add")
-    page.click("input[name=_save]")
+    follow(page, "input[name=_save]")
     assert "was added successfully" in messages(page)
     assert page.locator("#result_list tbody tr").count() == 1
     shot(page, "03-resource-list")
@@ -142,7 +147,7 @@ def test_quick_start_through_the_admin(page: sync_api.Page, server: AdminServer)
     page.fill("#id_description", "Reads products")
     choose(page, "scopes", f"{SHOP} · read:products")
     shot(page, "04-role-add")
-    page.click("input[name=_save]")
+    follow(page, "input[name=_save]")
     assert "was added successfully" in messages(page)
 
     # The app holding that role; the one-time page shows its credentials.
@@ -151,7 +156,7 @@ def test_quick_start_through_the_admin(page: sync_api.Page, server: AdminServer)
     page.fill("#id_description", "Daily order statistics")
     choose(page, "roles", "Shop reader")
     shot(page, "05-application-add")
-    page.click("input[name=_save]")
+    follow(page, "input[name=_save]")
     client_id = page.locator("#m2m-client-id").inner_text().strip()
     secret = page.locator("#m2m-client-secret").inner_text().strip()
     assert re.fullmatch(r"[0-9a-z]{21}", client_id)
@@ -168,22 +173,22 @@ def test_quick_start_through_the_admin(page: sync_api.Page, server: AdminServer)
     assert 'error="insufficient_scope"' in denied.headers["WWW-Authenticate"]
 
     # Never shown again: the change page has the permissions but not the secret.
-    done(page)
+    follow(page, "#m2m-done")
     assert secret not in page.content()
     assert "read:products" in page.locator(".field-effective_permissions").inner_text()
     shot(page, "07-application-change")
 
     # A named secret, shown once too; it works alongside the first one.
-    page.click("text=Add a secret")
+    follow(page, "text=Add a secret")
     page.fill("#id_name", "production 2026")
     page.select_option("#id_expires_in", "90")
     shot(page, "07b-secret-add")
-    page.click("input[type=submit]")
+    follow(page, "input[type=submit]")
     named = page.locator("#m2m-client-secret").inner_text().strip()
     assert named != secret
     shot(page, "07c-secret-created")
     get_token(server, client_id, named, "read:products")
-    done(page)
+    follow(page, "#m2m-done")
     secrets_table = page.locator("#secrets-group").inner_text()
     assert "production 2026" in secrets_table and named not in page.content()
 
@@ -200,7 +205,7 @@ def test_quick_start_through_the_admin(page: sync_api.Page, server: AdminServer)
     page.fill("#id_token", token)
     page.fill("#id_audience", SHOP)
     page.fill("#id_required_scopes", "write:products")
-    page.click("input[type=submit]")
+    follow(page, "input[type=submit]")
     assert "403 insufficient_scope" in page.locator("#m2m-verdict").inner_text()
     shot(page, "10-token-inspector")
 
@@ -226,7 +231,7 @@ def test_rotating_the_key_keeps_old_tokens_valid(page: sync_api.Page, server: Ad
 
     page.goto("/admin/logto_m2m/signingkey/")
     assert page.locator("#result_list tbody tr").count() == 1
-    page.click("button[value=immediate]")
+    follow(page, "button[value=immediate]")
     assert "signs new tokens now" in messages(page)
     statuses = page.locator("#result_list td.field-status").all_inner_texts()
     assert sorted(statuses) == ["Current", "Previous"]

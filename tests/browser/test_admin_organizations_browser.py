@@ -27,6 +27,7 @@ from .server import ADMIN_PASSWORD, ADMIN_USER, AdminServer, admin_server  # noq
 
 pytestmark = base.pytestmark
 messages = base.messages
+follow = base.follow
 
 
 def choose(page: sync_api.Page, field: str, label: str) -> None:
@@ -88,7 +89,7 @@ def test_organization_setup_through_the_admin(page: sync_api.Page, server: Admin
     page.goto("/admin/logto_m2m/organizationscope/add/")
     page.fill("#id_name", "read:members")
     page.fill("#id_description", "Read the organization's members")
-    page.click("input[name=_save]")
+    follow(page, "input[name=_save]")
     assert "was added successfully" in messages(page)
 
     # An organization role with both kinds of permissions; the Management API's are not offered.
@@ -100,7 +101,7 @@ def test_organization_setup_through_the_admin(page: sync_api.Page, server: Admin
     choose(page, "resource_scopes", f"{SHOP} · read:products")
     assert MGMT not in offered
     shot(page, "org-01-organization-role-add")
-    page.click("input[name=_save]")
+    follow(page, "input[name=_save]")
     assert "was added successfully" in messages(page)
 
     # The organization, with the demo app as a member holding that role (inline).
@@ -113,16 +114,16 @@ def test_organization_setup_through_the_admin(page: sync_api.Page, server: Admin
     page.locator(".select2-results__option", has_text="Order stats").click()
     choose(page, "memberships-0-roles", "Report reader")
     shot(page, "org-02-organization-add")
-    page.click("input[name=_save]")
+    follow(page, "input[name=_save]")
     assert "was added successfully" in messages(page)
-    page.locator("#result_list a", has_text="Acme").click()
+    follow(page, page.locator("#result_list a", has_text="Acme"))
     organization_id = re.search(r"/organization/([^/]+)/change/", page.url).group(1)  # type: ignore[union-attr]
     assert f"urn:logto:organization:{organization_id}" in page.locator(".field-token_audience").inner_text()
     shot(page, "org-03-organization-change")
 
     # The application's page lists its organizations and its roles there.
     page.goto("/admin/logto_m2m/m2mapplication/")
-    page.locator("#result_list a", has_text="Order stats").click()
+    follow(page, page.locator("#result_list a", has_text="Order stats"))
     assert "Acme" in page.content() and "Report reader" in page.content()
 
     # Over HTTP: an organization-level token of the shopping API reads this organization's reports only.
@@ -151,7 +152,7 @@ def test_organization_setup_through_the_admin(page: sync_api.Page, server: Admin
     page.fill("#id_token", token)
     page.fill("#id_audience", SHOP)
     page.fill("#id_required_scopes", "read:products")
-    page.click("input[type=submit]")
+    follow(page, "input[type=submit]")
     explanation = page.locator("tr.m2m-check-ok", has_text="Organization").inner_text()
     assert "organization-level API resource token" in explanation and "Acme" in explanation
     assert "Accepted" in page.locator("#m2m-verdict").inner_text()
