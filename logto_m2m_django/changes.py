@@ -12,9 +12,12 @@ cache GET when the cache is shared and answering, else (``LocMemCache``, the cac
 entry missing) one primary-key read of the counter row. The cache holds the database's number,
 so either source can be compared with the version seen last. Never a query per request.
 
-Cache writes go through :mod:`._internal.sharedcache` (one circuit breaker), and the cache entry
-expires after :data:`CACHE_TTL_SECONDS`: a notice whose cache write was lost (cache down at the
-time) is still read from the database once the entry is gone. A watcher made with
+Cache writes go through :mod:`._internal.sharedcache` (one circuit breaker). A notice whose cache write
+failed (the cache down, or this process's breaker open, at the time) is not lost: the process that made it
+writes the database's number again at its next look at the channel once the cache answers
+(:func:`republish`), and every process reads the database once the cache entry is gone; the entry expires
+after :data:`CACHE_TTL_SECONDS`, which bounds the wait even when the announcing process has exited (the
+CLI). A watcher made with
 ``database_only=True`` reads the counter row itself, whatever the cache says: the backstop of a reader
 that otherwise trusts the cache's copy (the grant cache, :mod:`logto_m2m_django.grant_cache`).
 
@@ -40,8 +43,13 @@ from .models import ChangeCounter
 
 logger = logging.getLogger("logto_m2m_django.changes")
 
-#: Seconds the cache keeps a channel's version; a missing entry is read from the database.
-CACHE_TTL_SECONDS = 300
+#: Seconds the cache keeps a channel's version; a missing entry is read from the database (and put back) by the
+#: first process that finds it gone: about one indexed read per minute for the whole deployment, and the longest
+#: a notice whose cache write failed can go unseen by processes that trust the cache.
+CACHE_TTL_SECONDS = 60
+
+#: Channels whose latest announcement by this process could not be written to the shared cache.
+_unpublished: set[str] = set()
 
 #: Monotonic clock of the watchers (tests replace it).
 clock = time.monotonic
@@ -111,14 +119,38 @@ def _publish(channel: str, version: int) -> None:
     alias = _cache_alias()
     if alias is None:
         return
-    written = sharedcache.call(alias, lambda c: c.set(cache_key(channel), version, CACHE_TTL_SECONDS) or True, False)
-    if not written:
-        logger.warning(
-            "Change %r (version %d) not written to the cache; other processes read it from the database "
-            "once the cache entry expires or the cache is back.",
-            channel,
-            version,
-        )
+    if _write(alias, channel, version):
+        _unpublished.discard(channel)
+        return
+    _unpublished.add(channel)
+    logger.warning(
+        "Change %r (version %d) not written to the cache; this process writes it once the cache answers again, "
+        "and other processes read it from the database within %d s at the latest.",
+        channel,
+        version,
+        CACHE_TTL_SECONDS,
+    )
+
+
+def _write(alias: str, channel: str, version: int) -> bool:
+    return sharedcache.call(alias, lambda c: c.set(cache_key(channel), version, CACHE_TTL_SECONDS) or True, False)
+
+
+def republish(channel: str) -> None:
+    """After an announcement of this process failed to reach the shared cache: write the database's version
+    (the newest, whoever announced it) once the cache answers again. Nothing to do otherwise (one set lookup)."""
+    if channel not in _unpublished:
+        return
+    alias = _cache_alias()
+    if alias is None:
+        _unpublished.discard(channel)
+        return
+    if not sharedcache.breaker.usable():
+        return
+    version = _database_version(channel)
+    if version is not None and _write(alias, channel, version):
+        _unpublished.discard(channel)
+        logger.info("Change %r (version %d) written to the cache after an earlier failure.", channel, version)
 
 
 def _database_version(channel: str) -> int | None:
@@ -210,6 +242,7 @@ class Watcher:
             if now < self._next_check:
                 return False
             self._next_check = now + interval
+            republish(self.channel)
             version = _database_version(self.channel) if self.database_only else read_version(self.channel)
             if version is None or version == self.seen:
                 return False
@@ -236,6 +269,8 @@ def watcher(channel: str, *, database_only: bool = False) -> Watcher:
 
 @on_reload
 def reset_watchers() -> None:
-    """Every watcher of this process looks afresh at its next poll."""
+    """Every watcher of this process looks afresh at its next poll (and a write owed to the cache the settings
+    named before is dropped: the database has the number)."""
+    _unpublished.clear()
     for each in list(_watchers):
         each.reset()

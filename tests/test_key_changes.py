@@ -275,6 +275,48 @@ def test_a_missing_cache_entry_falls_back_to_the_database_and_is_restored(
     assert caches["default"].get(changes.cache_key("keys")) == ChangeCounter.objects.get(channel="keys").version
 
 
+@pytest.mark.parametrize("cache", ["file_cache", pytest.param("redis_cache", marks=pytest.mark.redis)])
+def test_a_notice_the_cache_missed_is_written_by_its_process_once_the_cache_answers(
+    cache: str,
+    clock: FakeClock,
+    request: pytest.FixtureRequest,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deletion's cache write fails in the announcing process alone: the cache keeps the previous number,
+    which the workers trust. At its next look, once the cache answers, the announcing process writes the
+    database's number, and the workers refuse the deleted key's tokens at theirs (not after the entry expires)."""
+    request.getfixturevalue(cache)
+    other = KeyStore()
+    old = other.signing_material()
+    token = mint(old)
+    validator = TokenValidator(KeyStore())
+    validator.validate(token, AUDIENCE)
+    clock.now += 1
+    committed(django_capture_on_commit_callbacks, other.rotate)
+    clock.now += INTERVAL
+    assert validator.validate(token, AUDIENCE).client_id == "order-stats"  # the rotation seen; old key still valid
+
+    backend = caches["default"]
+    real_set = backend.set
+
+    def lost(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("the write was lost")
+
+    monkeypatch.setattr(backend, "set", lost)
+    committed(django_capture_on_commit_callbacks, lambda: other.delete(old.kid))
+    monkeypatch.setattr(backend, "set", real_set)
+    sharedcache.breaker.reset()  # the workers' breakers never opened: they read the cache as usual
+    version = ChangeCounter.objects.get(channel="keys").version
+    assert backend.get(changes.cache_key("keys")) < version  # the rotation's number
+
+    clock.now += max(INTERVAL, sharedcache.RETRY_SECONDS)
+    other.version  # the announcing process's next look (one process here: it must come first)  # noqa: B018
+    assert backend.get(changes.cache_key("keys")) == version
+    with pytest.raises(tokens.TokenError, match="unknown key"):
+        validator.validate(token, AUDIENCE)
+
+
 # -- announcing ----------------------------------------------------------------------------------------
 
 
@@ -308,6 +350,17 @@ def test_each_committed_change_writes_the_database_version_to_the_shared_cache(
         committed(django_capture_on_commit_callbacks, change)
         version = ChangeCounter.objects.get(channel="keys").version
         assert caches["default"].get(changes.cache_key("keys")) == version
+
+
+@pytest.mark.redis
+def test_the_cache_entry_expires_within_a_minute(redis_cache: None, django_capture_on_commit_callbacks: Any) -> None:
+    """The bound on a notice whose cache write failed and whose process exited (the CLI): once the entry is
+    gone, the first process to look reads the database's number and puts it back."""
+    committed(django_capture_on_commit_callbacks, KeyStore().signing_material)
+    backend = caches["default"]
+    key = backend.make_and_validate_key(changes.cache_key("keys"))
+    remaining = backend._cache.get_client(key).ttl(key)  # type: ignore[attr-defined]
+    assert 0 < remaining <= changes.CACHE_TTL_SECONDS <= 60
 
 
 # -- the verified-token cache and a deletion racing a verification -----------------------------------
