@@ -136,6 +136,11 @@ def _write(alias: str, channel: str, version: int) -> bool:
     return sharedcache.call(alias, lambda c: c.set(cache_key(channel), version, CACHE_TTL_SECONDS) or True, False)
 
 
+def unpublished() -> frozenset[str]:
+    """The channels whose latest announcement by this process the shared cache has not taken yet."""
+    return frozenset(_unpublished)
+
+
 def republish(channel: str) -> None:
     """After an announcement of this process failed to reach the shared cache: write the database's version
     (the newest, whoever announced it) once the cache answers again. Nothing to do otherwise (one set lookup)."""

@@ -8,6 +8,7 @@ Clocks are injected, never waited for.
 
 from __future__ import annotations
 
+import io
 import os
 import time
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import caches
+from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
 from django.test import override_settings
@@ -361,6 +363,34 @@ def test_the_cache_entry_expires_within_a_minute(redis_cache: None, django_captu
     key = backend.make_and_validate_key(changes.cache_key("keys"))
     remaining = backend._cache.get_client(key).ttl(key)  # type: ignore[attr-defined]
     assert 0 < remaining <= changes.CACHE_TTL_SECONDS <= 60
+
+
+# The CLI commits as it goes (autocommit), so its notices reach the cache before it exits: real transactions.
+@pytest.mark.django_db(transaction=True)
+def test_announce_change_tells_every_process_about_keys_and_grants(file_cache: None) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("m2m", "announce-change", stdout=out, stderr=err)
+    versions = dict(ChangeCounter.objects.values_list("channel", "version"))
+    assert versions.keys() >= {"keys", "grants"}
+    for channel in ("keys", "grants"):
+        assert caches["default"].get(changes.cache_key(channel)) == versions[channel]
+    assert "signing keys" in out.getvalue()
+    assert err.getvalue() == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cli_says_when_the_cache_did_not_take_its_notice(clock: FakeClock) -> None:
+    dead = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }
+    err = io.StringIO()
+    with override_settings(CACHES={"default": dead}):
+        call_command("m2m", "rotate-keys", stdout=io.StringIO(), stderr=err)
+    assert "did not take the change notice (keys)" in err.getvalue()
+    assert "m2m announce-change" in err.getvalue()
+    assert SigningKey.objects.filter(status=KeyStatus.CURRENT).count() == 1  # the change itself is saved
 
 
 # -- the verified-token cache and a deletion racing a verification -----------------------------------

@@ -9,11 +9,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from ... import changes
 from ...activity import PRUNE_BATCH_SIZE, prune
 from ...conf import SUPPORTED_ALGORITHMS, m2m_settings
 from ...grant_cache import announce_change
 from ...key_rotation import parse_duration, rotate_signing_key, short_grace_period
-from ...keys import KeyStoreError, key_store
+from ...keys import KeyStoreError, announce_key_change, key_store
 from ...models import KeyStatus, M2MApplication, Resource, Role, Scope, SigningKey
 from ...provisioning import create_application, reset_default_secret
 
@@ -135,12 +136,29 @@ class Command(BaseCommand):
         prune.add_argument("--batch-size", type=int, default=PRUNE_BATCH_SIZE, help="Rows deleted per statement.")
         sub.add_parser(
             "announce-change",
-            help="Tell every process that applications, secrets, roles, resources or scopes changed: for changes "
-            "made outside Django's ORM (raw SQL, another program), which the token endpoint's cache would "
-            "otherwise keep for up to GRANT_CACHE_SECONDS.",
+            help="Tell every process that applications, secrets, roles, resources, scopes or signing keys "
+            "changed: for changes made outside Django's ORM (raw SQL, another program), which the token "
+            "endpoint's cache would otherwise keep for up to GRANT_CACHE_SECONDS, or for a notice the shared "
+            "cache missed.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self._run(**options)
+        finally:
+            self._warn_unpublished()
+
+    def _warn_unpublished(self) -> None:
+        """This process is about to exit: a change notice the shared cache did not take is never retried here."""
+        missed = changes.unpublished()
+        if missed:
+            self.stderr.write(
+                f"Warning: the shared cache did not take the change notice ({', '.join(sorted(missed))}). The "
+                f"change is saved; processes that read the cache see it within {changes.CACHE_TTL_SECONDS} s. Run "
+                "`python manage.py m2m announce-change` once the cache answers to tell them at once."
+            )
+
+    def _run(self, **options: Any) -> None:
         if options["subcommand"] == "bootstrap":
             from ...management_api.bootstrap import run_bootstrap
 
@@ -157,8 +175,12 @@ class Command(BaseCommand):
         handler(**options)
 
     def announce_change(self, **options: Any) -> None:
-        version = announce_change()
-        self.stdout.write(f"Announced (version {version}): every process reads clients and grants afresh.")
+        with transaction.atomic():
+            version = announce_change()
+            announce_key_change()
+        self.stdout.write(
+            f"Announced (version {version}): every process reads clients, grants and signing keys afresh."
+        )
 
     # -- demo ----------------------------------------------------------------
 
