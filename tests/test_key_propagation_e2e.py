@@ -13,6 +13,8 @@ import json
 import os
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,8 +30,9 @@ import requests
 pytest.importorskip("gunicorn", reason="the end-to-end tests serve the example project with gunicorn")
 
 from logto_m2m_django._internal.sharedcache import RETRY_SECONDS
+from logto_m2m_django.conf import DEFAULTS
 
-from .e2e_support import free_port, manage, scratch_database, serve
+from .e2e_support import COMMAND_TIMEOUT, REPO, free_port, manage, scratch_database, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +42,8 @@ WORKERS = 3
 PROPAGATION_DEADLINE = 6.0
 READY_DEADLINE = 60.0
 TIMEOUT = 10
+#: The deployments here keep the package default.
+DEFAULT_CHECK_SECONDS = float(DEFAULTS["KEY_CHANGE_CHECK_SECONDS"])
 CLOSE = {"Connection": "close"}  # a new connection per request: the workers take turns accepting
 
 
@@ -378,3 +383,75 @@ def test_a_grace_period_rotation_finishes_itself_in_every_worker(unthrottled: De
     statuses = app.manage("m2m", "keys")  # the promotion was saved: read it (after the fact) with the CLI
     assert any(line.startswith("Current") and new_kid in line for line in statuses.splitlines()), statuses
     assert any(line.startswith("Previous") and old_kid in line for line in statuses.splitlines()), statuses
+
+
+# -- a CLI whose notice the cache missed (Redis up for the workers) --------------------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_deletion_the_cache_missed_reaches_every_worker_after_announce_change(tmp_path: Path) -> None:
+    """The workers read their notices from Redis; the CLI that deletes the key cannot reach it (here it is given a
+    Redis nobody listens on). It says so and exits; the workers, trusting the cache, keep the deleted key until
+    `m2m announce-change`, run once the cache answers, brings every one of them to the new state."""
+    with _running("redis-postgres", tmp_path, {"LOGTO_M2M_THROTTLE_RATES": "null"}) as app:
+        cached = new_token(app)
+        old_kid = kid_of(cached)
+
+        def serves_cached() -> tuple[int, bool]:
+            response = products(app, cached)
+            return pid(response), response.status_code == 200
+
+        rotated = app.manage("m2m", "rotate-keys")  # notice delivered: every worker holds the new cache number
+        new_kid = next(line.split()[2] for line in rotated.splitlines() if line.startswith("Current key:"))
+
+        def signs_with_the_new_key() -> tuple[int, bool]:
+            response = token_response(app)
+            return pid(response), response.status_code == 200 and kid_of(response.json()["access_token"]) == new_kid
+
+        ready = observe_until(
+            {"cached": serves_cached, "new key": signs_with_the_new_key},
+            lambda seen: all(len(pids) >= WORKERS for pids in seen.values()),
+            time.monotonic() + READY_DEADLINE,
+        )
+        workers = ready["cached"] & ready["new key"]
+        assert len(workers) == WORKERS, f"workers in the rotated state: {ready}"
+
+        cut_off = {**app.env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}  # nothing listens there
+        deleted = subprocess.run(
+            [sys.executable, "manage.py", "m2m", "delete-key", "--", old_kid],
+            cwd=REPO,
+            env=cut_off,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+        assert deleted.returncode == 0, deleted.stderr
+        assert "did not take the change notice (keys)" in deleted.stderr
+        assert "m2m announce-change" in deleted.stderr
+
+        # Longer than a check interval: the workers looked at the cache, found the rotation's number, kept the key.
+        still = observe_until(
+            {"cached": serves_cached},
+            lambda seen: False,
+            time.monotonic() + DEFAULT_CHECK_SECONDS + 1,
+        )
+        assert workers <= still["cached"], f"workers that dropped the key without a notice: {workers - still['cached']}"
+
+        app.manage("m2m", "announce-change")
+        announced_at = time.monotonic()
+
+        def refuses_cached() -> tuple[int, bool]:
+            response = products(app, cached)
+            return pid(response), response.status_code == 401 and "unknown key" in response.headers.get(
+                "WWW-Authenticate", ""
+            )
+
+        seen = observe_until(
+            {"refuses": refuses_cached},
+            lambda seen: workers <= seen["refuses"],
+            announced_at + PROPAGATION_DEADLINE,
+        )
+        assert workers <= seen["refuses"], f"workers still accepting the deleted key: {workers - seen['refuses']}"
+        print(f"every worker refused the deleted key {time.monotonic() - announced_at:.2f} s after announce-change")
