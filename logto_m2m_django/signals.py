@@ -41,17 +41,11 @@ def _links_changed(sender: Any, action: str, **kwargs: Any) -> None:
 
 def connect_grant_signals() -> None:
     """Connect the receivers for every model the token endpoint reads (idempotent)."""
-    watched = (
-        get_application_model(),
-        M2MApplication,
-        ApplicationSecret,
-        Role,
-        Resource,
-        Scope,
-        # The link rows themselves: a link deleted or saved through the through model directly.
-        M2MApplication.roles.through,
-        Role.scopes.through,
-    )
+    # Not the link tables' auto-created through models: Django sends them no pre/post save or delete signals
+    # (Model.save_base and Collector.delete skip ``auto_created`` models), so a row written through
+    # ``M2MApplication.roles.through.objects`` directly is not announced; ``m2m_changed`` below covers the
+    # related managers, and the Management API announces the link rows it deletes itself.
+    watched = (get_application_model(), M2MApplication, ApplicationSecret, Role, Resource, Scope)
     for model in watched:
         uid = f"logto_m2m_grants_{model._meta.label_lower}"
         post_save.connect(_grants_changed, sender=model, dispatch_uid=f"{uid}_saved")

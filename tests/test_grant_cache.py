@@ -277,6 +277,11 @@ SCOPE_LOSSES: dict[str, Callable[[Shop], Any]] = {
     "role-scope link deleted through the Management API": lambda s: management_api().delete(
         f"/api/roles/{s.role.pk}/scopes/{s.read.pk}"
     ),
+    # Django sends no signal for an auto-created through model's rows: the documented way is announce-change.
+    "app-role link row deleted directly, then announced": lambda s: (
+        M2MApplication.roles.through.objects.filter(role=s.role).delete(),
+        grant_cache.announce_change(),
+    ),
     "role deleted": lambda s: s.role.delete(),
     "role made a User role (queryset update)": lambda s: Role.objects.filter(pk=s.role.pk).update(type="User"),
     "scope deleted": lambda s: s.read.delete(),
