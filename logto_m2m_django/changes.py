@@ -48,8 +48,11 @@ logger = logging.getLogger("logto_m2m_django.changes")
 #: a notice whose cache write failed can go unseen by processes that trust the cache.
 CACHE_TTL_SECONDS = 60
 
-#: Channels whose latest announcement by this process could not be written to the shared cache.
-_unpublished: set[str] = set()
+#: Per channel, the newest version this process announced and could not write to the shared cache. Cleared only
+#: by a write of that version or a newer one: a retry that read the database just before another announcement of
+#: this process committed (and failed to reach the cache too) must not forget that one.
+_unpublished: dict[str, int] = {}
+_unpublished_lock = threading.Lock()
 
 #: Monotonic clock of the watchers (tests replace it).
 clock = time.monotonic
@@ -120,9 +123,10 @@ def _publish(channel: str, version: int) -> None:
     if alias is None:
         return
     if _write(alias, channel, version):
-        _unpublished.discard(channel)
+        _written(channel, version)
         return
-    _unpublished.add(channel)
+    with _unpublished_lock:
+        _unpublished[channel] = max(version, _unpublished.get(channel, 0))
     logger.warning(
         "Change %r (version %d) not written to the cache; this process writes it once the cache answers again, "
         "and other processes read it from the database within %d s at the latest.",
@@ -136,9 +140,16 @@ def _write(alias: str, channel: str, version: int) -> bool:
     return sharedcache.call(alias, lambda c: c.set(cache_key(channel), version, CACHE_TTL_SECONDS) or True, False)
 
 
+def _written(channel: str, version: int) -> None:
+    """``version`` reached the cache: nothing is owed any more unless a newer announcement failed meanwhile."""
+    with _unpublished_lock:
+        if _unpublished.get(channel, 0) <= version:
+            _unpublished.pop(channel, None)
+
+
 def unpublished() -> frozenset[str]:
     """The channels whose latest announcement by this process the shared cache has not taken yet."""
-    return frozenset(_unpublished)
+    return frozenset(_unpublished.keys())
 
 
 def republish(channel: str) -> None:
@@ -148,13 +159,13 @@ def republish(channel: str) -> None:
         return
     alias = _cache_alias()
     if alias is None:
-        _unpublished.discard(channel)
+        _unpublished.pop(channel, None)
         return
     if not sharedcache.breaker.usable():
         return
     version = _database_version(channel)
     if version is not None and _write(alias, channel, version):
-        _unpublished.discard(channel)
+        _written(channel, version)
         logger.info("Change %r (version %d) written to the cache after an earlier failure.", channel, version)
 
 

@@ -107,8 +107,9 @@ def _environment(database_url: str, port: int) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
+def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py *args`` in another process, its exit code and both outputs kept (for a test that reads stderr)."""
+    return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO,
         env=env,
@@ -117,6 +118,10 @@ def manage(env: dict[str, str], *args: str) -> str:
         timeout=COMMAND_TIMEOUT,
         check=False,
     )
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = run_manage(env, *args)
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result.stdout

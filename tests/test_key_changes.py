@@ -354,6 +354,34 @@ def test_each_committed_change_writes_the_database_version_to_the_shared_cache(
         assert caches["default"].get(changes.cache_key("keys")) == version
 
 
+def test_a_retry_that_read_an_older_version_keeps_the_newer_one_owed(
+    file_cache: None, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry reads the database, then another announcement of this process commits and fails to reach the
+    cache too: the retry's older number reaches the cache, and the newer one is still owed (and written next)."""
+    backend = caches["default"]
+    real_set = backend.set
+
+    def lost(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("the write was lost")
+
+    monkeypatch.setattr(backend, "set", lost)
+    version = committed(django_capture_on_commit_callbacks, lambda: changes.announce("keys"))
+    monkeypatch.setattr(backend, "set", real_set)
+    sharedcache.breaker.reset()
+    assert changes.unpublished() == {"keys"}
+
+    with monkeypatch.context() as patch:
+        patch.setattr(changes, "_database_version", lambda channel: version - 1)  # read before that commit
+        changes.republish("keys")
+    assert backend.get(changes.cache_key("keys")) == version - 1
+    assert changes.unpublished() == {"keys"}  # the CLI would still warn
+
+    changes.republish("keys")
+    assert backend.get(changes.cache_key("keys")) == version
+    assert changes.unpublished() == frozenset()
+
+
 @pytest.mark.redis
 def test_the_cache_entry_expires_within_a_minute(redis_cache: None, django_capture_on_commit_callbacks: Any) -> None:
     """The bound on a notice whose cache write failed and whose process exited (the CLI): once the entry is

@@ -13,8 +13,6 @@ import json
 import os
 import secrets
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +30,7 @@ pytest.importorskip("gunicorn", reason="the end-to-end tests serve the example p
 from logto_m2m_django._internal.sharedcache import RETRY_SECONDS
 from logto_m2m_django.conf import DEFAULTS
 
-from .e2e_support import COMMAND_TIMEOUT, REPO, free_port, manage, scratch_database, serve
+from .e2e_support import free_port, manage, run_manage, scratch_database, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -418,15 +416,7 @@ def test_a_deletion_the_cache_missed_reaches_every_worker_after_announce_change(
         assert len(workers) == WORKERS, f"workers in the rotated state: {ready}"
 
         cut_off = {**app.env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}  # nothing listens there
-        deleted = subprocess.run(
-            [sys.executable, "manage.py", "m2m", "delete-key", "--", old_kid],
-            cwd=REPO,
-            env=cut_off,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
+        deleted = run_manage(cut_off, "m2m", "delete-key", "--", old_kid)
         assert deleted.returncode == 0, deleted.stderr
         assert "did not take the change notice (keys)" in deleted.stderr
         assert "m2m announce-change" in deleted.stderr
